@@ -1,0 +1,3 @@
+from ibtrader.cli import main
+
+raise SystemExit(main())

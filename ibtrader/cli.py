@@ -1,0 +1,60 @@
+"""The `ibtrader` command line: one sub-command per module in `ibtrader.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ibtrader import __version__
+
+# Each module exposes `register(subparsers)`, which adds its parser and sets `run` as the
+# default `handler(args) -> int`. Modules are imported lazily so that, for example,
+# `ibtrader backtest` never pays for (or imports) Qt.
+COMMAND_MODULES: dict[str, str] = {
+    "config": "ibtrader.commands.config",
+    "gateway": "ibtrader.commands.gateway",
+    "quotes": "ibtrader.commands.quotes",
+    "bench": "ibtrader.commands.bench",
+}
+DEFAULT_COMMAND = "quotes"
+
+
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ibtrader",
+        description="Trading workstation for Interactive Brokers, with a built-in simulated gateway.",
+    )
+    parser.add_argument("--version", action="version", version=f"ibtrader {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (IBTRADER_* variables win)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in commands or COMMAND_MODULES:
+        importlib.import_module(COMMAND_MODULES[name]).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = _command_named_in(argv)
+    parser = build_parser([wanted] if wanted else None)
+    if wanted is None and not any(a in ("-h", "--help", "--version") for a in argv):
+        argv.append(DEFAULT_COMMAND)
+        parser = build_parser([DEFAULT_COMMAND])
+    args = parser.parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+def _command_named_in(argv: Sequence[str]) -> str | None:
+    """The sub-command in argv, found without importing every command module."""
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+        elif arg == "--config":
+            skip_next = True
+        elif arg in COMMAND_MODULES:
+            return arg
+        elif not arg.startswith("-"):
+            return None
+    return None
