@@ -15,6 +15,7 @@ from ibtrader import __version__
 COMMAND_MODULES: dict[str, str] = {
     "config": "ibtrader.commands.config",
     "gateway": "ibtrader.commands.gateway",
+    "fault": "ibtrader.commands.fault",
     "quotes": "ibtrader.commands.quotes",
     "bench": "ibtrader.commands.bench",
 }

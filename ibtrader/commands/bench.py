@@ -1,0 +1,37 @@
+"""`ibtrader bench …`: benchmarks that report ratios against a peer measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="measure performance (gateway, …)")
+    benches = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    g = benches.add_parser("gateway", help="gateway throughput to one ib_async client; "
+                                           "--soak: pacing violations of the adapter over time")
+    g.add_argument("--symbols", type=int, default=100, help="symbols to stream (default 100)")
+    g.add_argument("--seconds", type=float, default=10.0, help="measuring time (default 10)")
+    g.add_argument("--tick-interval", type=float, default=0.01,
+                   help="the gateway's quote interval in seconds (default 0.01: a firehose)")
+    g.add_argument("--soak", type=float, metavar="SECONDS",
+                   help="instead: run the IB adapter for SECONDS and count pacing violations")
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    if args.soak:
+        from ibtrader.benchmarks.soak import run_soak
+
+        result = run_soak(symbols=args.symbols, seconds=args.soak)
+    else:
+        from ibtrader.benchmarks.gateway import run_gateway_bench
+
+        result = run_gateway_bench(args.symbols, args.seconds, args.tick_interval)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print("\n".join(result.lines()))
+    return 0
