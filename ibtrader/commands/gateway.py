@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="follow the instruments' real trading hours (default: open around the clock)")
     p.add_argument("--control-port", type=int, default=None,
                    help="loopback port for `ibtrader fault` (default: PORT + 100; 0 disables)")
+    p.add_argument("--tick-interval", type=float, default=0.25, metavar="SECONDS",
+                   help="seconds between quote updates per symbol (default 0.25)")
+    p.add_argument("--extra-symbols", type=int, default=0, metavar="N",
+                   help="add N synthetic stocks SIM000… to the universe (for load tests)")
     p.add_argument("--fault", action="append", default=[], metavar="KIND[:ARG]@SECONDS",
                    help="inject a fault SECONDS after start, e.g. drop@30, outage:5@60 "
                         "(drop, outage:S, stall:S, reject:REASON, pacing); repeatable")
@@ -66,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         state_file=args.state or settings.sim_state_file,
         around_the_clock=not args.real_hours and settings.sim_around_the_clock,
         control_port=control_port or None,
+        tick_interval=args.tick_interval,
+        extra_symbols=args.extra_symbols,
     )
     if config.state_file is not None:
         Path(config.state_file).parent.mkdir(parents=True, exist_ok=True)

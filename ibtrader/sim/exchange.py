@@ -17,7 +17,12 @@ from pathlib import Path
 from ibtrader.sim.account import PaperAccount
 from ibtrader.sim.commissions import IBTieredStyle
 from ibtrader.sim.market.calendar import TradingCalendar
-from ibtrader.sim.market.instruments import DEFAULT_UNIVERSE, Instrument, Universe
+from ibtrader.sim.market.instruments import (
+    DEFAULT_UNIVERSE,
+    Instrument,
+    Universe,
+    synthetic_stocks,
+)
 from ibtrader.sim.market.prices import PriceModel, Quote
 from ibtrader.sim.matching import (
     Execution,
@@ -42,6 +47,7 @@ class ExchangeConfig:
     around_the_clock: bool = True
     state_file: Path | None = None
     instruments: tuple[Instrument, ...] = field(default=())
+    extra_symbols: int = 0
 
 
 class SimExchange:
@@ -51,7 +57,8 @@ class SimExchange:
         self.config = config
         self.clock = clock
         today = dt.datetime.fromtimestamp(clock(), dt.UTC).date()
-        instruments = config.instruments or DEFAULT_UNIVERSE
+        instruments = tuple(config.instruments or DEFAULT_UNIVERSE)
+        instruments += synthetic_stocks(config.extra_symbols)
         self.universe = Universe(instruments, today)
         self._calendars: dict[int, TradingCalendar] = {}
         self._models: dict[int, PriceModel] = {}

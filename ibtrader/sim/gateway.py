@@ -38,6 +38,8 @@ class GatewayConfig:
     pacing: PacingRules = field(default_factory=PacingRules)
     starting_cash: float = 1_000_000.0
     control_port: int | None = None  # a loopback port for `ibtrader fault`; None: no control
+    extra_symbols: int = 0  # synthetic stocks SIM000… for load tests
+    speed: float = 1.0  # simulated seconds per real second (tests and demos run faster)
 
 
 class SimulatedGateway:
@@ -99,12 +101,13 @@ class SimulatedGateway:
 
     async def _start_server(self) -> None:
         cfg = self.config
+        clock = accelerated_clock(cfg.speed)
         exchange = SimExchange(ExchangeConfig(
             seed=cfg.seed, state_file=cfg.state_file, around_the_clock=cfg.around_the_clock,
-            starting_cash=cfg.starting_cash,
-        ))
+            starting_cash=cfg.starting_cash, extra_symbols=cfg.extra_symbols,
+        ), clock=clock)
         server = GatewayServer(exchange, cfg.host, cfg.port, tick_interval=cfg.tick_interval,
-                               pacing=cfg.pacing)
+                               pacing=cfg.pacing, clock=clock)
         await server.start()
         if cfg.control_port is not None:
             server.control = await start_control(server, cfg.control_port)
@@ -160,3 +163,13 @@ class SimulatedGateway:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"fewer than {count} clients connected")
             time.sleep(0.05)
+
+
+def accelerated_clock(speed: float) -> Callable[[], float]:
+    """Wall-clock time, running `speed` times faster from now on."""
+    if speed == 1.0:
+        return time.time
+    if speed <= 0:
+        raise ValueError("speed must be above 0")
+    origin = time.time()
+    return lambda: origin + (time.time() - origin) * speed

@@ -136,17 +136,16 @@ class GatewayServer:
 
     # ----- the market --------------------------------------------------------------------
     async def _market_loop(self) -> None:
-        next_at = self.clock()
+        next_at = time.monotonic()
         while True:
             next_at += self.tick_interval
             try:
                 self.market_tick(self.clock())
             except Exception:
                 log.exception("market tick failed")
-            delay = next_at - self.clock()
+            delay = next_at - time.monotonic()
             if delay < -1.0:  # fell far behind (a stall, a slow machine): skip, don't burst
-                next_at = self.clock()
-                delay = 0
+                next_at = time.monotonic()
             await asyncio.sleep(max(delay, 0))
 
     def market_tick(self, now: float) -> None:
@@ -157,7 +156,7 @@ class GatewayServer:
         events = self.exchange.step(sorted(con_ids), now)
         if events:
             self.publish_order_events(events)
-        in_outage = now < self.outage_until
+        in_outage = time.monotonic() < self.outage_until
         for session in list(self.sessions):
             for desk in getattr(session, "desks", ()):
                 desk.on_market(now, quiet=in_outage)
@@ -188,7 +187,7 @@ class GatewayServer:
             self.faults.arm(fault)
 
     def _start_outage(self, seconds: float) -> None:
-        self.outage_until = self.clock() + seconds
+        self.outage_until = time.monotonic() + seconds
         for session in self.sessions:
             session.error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
         asyncio.get_running_loop().call_later(seconds, self._end_outage)

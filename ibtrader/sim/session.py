@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,7 @@ class ClientSession:
         self._flush_scheduled = False
         if self.closed or not self._outbox:
             return
-        delay = self._stalled_until - self.server.clock()
+        delay = self._stalled_until - time.monotonic()
         if delay > 0:  # a stall fault holds replies back, as a frozen TWS would
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(delay, self._flush)
@@ -78,7 +79,8 @@ class ClientSession:
         self._writer.write(data)
 
     def stall(self, seconds: float) -> None:
-        self._stalled_until = max(self._stalled_until, self.server.clock() + seconds)
+        """Hold replies and requests back for `seconds` of real time."""
+        self._stalled_until = max(self._stalled_until, time.monotonic() + seconds)
 
     def error(self, req_id: int, code: int, message: str, advanced_json: str = "") -> None:
         self.send(out.error(self.version, req_id, code, message, advanced_json))
@@ -110,7 +112,7 @@ class ClientSession:
             self.close()
 
     async def _wait_out_stall(self) -> None:
-        delay = self._stalled_until - self.server.clock()
+        delay = self._stalled_until - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -148,7 +150,7 @@ class ClientSession:
         if not fields:
             return
         self.server.stats.messages_in += 1
-        if self.client_id is not None and not self.pacing.allow(self.server.clock()):
+        if self.client_id is not None and not self.pacing.allow(time.monotonic()):
             self.server.stats.pacing_violations += 1
             self.error(-1, 100, "Max rate of messages per second has been exceeded:max=50 rec=%d"
                        % self.pacing.last_second_count)

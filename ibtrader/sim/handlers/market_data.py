@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +193,7 @@ class MarketDataDesk(Desk):
         if instrument is None:
             return
         now = self.server.clock()
-        violation = self._pacing_violation(req, instrument, now)
+        violation = self._pacing_violation(req, instrument, time.monotonic())
         if violation:
             self.server.stats.historical_pacing_violations += 1
             self.session.error(req.req_id, 162, f"{HMDS_ERROR}Historical data request pacing "
