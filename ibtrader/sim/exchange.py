@@ -24,14 +24,9 @@ from ibtrader.sim.market.instruments import (
     synthetic_stocks,
 )
 from ibtrader.sim.market.prices import PriceModel, Quote
-from ibtrader.sim.matching import (
-    Execution,
-    MatchingEngine,
-    OrderCancelled,
-    OrderFilled,
-    OrderRejected,
-    SimOrder,
-)
+from ibtrader.sim.contracts import WirePayload
+from ibtrader.sim.matching import Execution, MatchingEngine, OrderFilled, SimOrder
+from ibtrader.sim.matching_types import ends_order
 from ibtrader.sim.store import SimStore
 
 log = logging.getLogger(__name__)
@@ -138,27 +133,28 @@ class SimExchange:
             wire_json = order.wire.to_json() if order.wire is not None else "{}"
             if isinstance(event, OrderFilled):
                 self.store.add_execution(event.execution)
-            if order.status in ("Filled", "Cancelled", "Inactive"):
+            if ends_order(event):
                 self.store.remove_order(order)
-                if not isinstance(event, OrderRejected) or order.perm_id:
-                    self.store.add_completed(order, wire_json, now_text(self.clock()))
-            elif isinstance(event, OrderCancelled | OrderRejected):
-                self.store.remove_order(order)
-            else:
+                self.store.add_completed(order, wire_json, now_text(self.clock()))
+            elif order.is_live or order.is_held:
                 self.store.save_order(order, wire_json)
         self.store.save_account(self.account)
         return events
 
     def _restore_open_orders(self) -> None:
-        from ibtrader.sim.protocol.wire import WireOrder
-
         restored = []
         for order, wire_json in self.store.load_open_orders():
-            order.wire = WireOrder.from_json(wire_json)
+            order.wire = WirePayload.from_json(wire_json)
             restored.append(order)
         if restored:
             self.engine.restore(restored)
             log.info("restored %d open orders from %s", len(restored), self.config.state_file)
+
+    def new_session_day(self, now: float) -> list[object]:
+        """Expire DAY orders and start the daily P&L anew (called at each day boundary)."""
+        events = self.engine.end_of_day(now)
+        self.account.start_day(now)
+        return self._settle(events)
 
     def close(self) -> None:
         self.store.save_account(self.account)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from ibtrader.sim.exchange import SimExchange
 from ibtrader.sim.faults import Fault, PendingFaults
@@ -21,6 +23,8 @@ from ibtrader.sim.session import ClientSession
 
 log = logging.getLogger(__name__)
 
+# DAY orders expire and daily P&L restarts at midnight New York time, as at IB.
+SESSION_ZONE = ZoneInfo("America/New_York")
 FARM_NOTICES = (
     (2104, "Market data farm connection is OK:usfarm"),
     (2106, "HMDS data farm connection is OK:ushmds"),
@@ -62,6 +66,7 @@ class GatewayServer:
         self.sessions: set[ClientSession] = set()
         self.by_client_id: dict[int, ClientSession] = {}
         self.outage_until = 0.0
+        self._day: dt.date | None = None
         self._server: asyncio.Server | None = None
         self.control: asyncio.Server | None = None
         self._market_task: asyncio.Task | None = None
@@ -149,6 +154,11 @@ class GatewayServer:
             await asyncio.sleep(max(delay, 0))
 
     def market_tick(self, now: float) -> None:
+        day = session_day(now)
+        if day != self._day:
+            if self._day is not None:
+                self.publish_order_events(self.exchange.new_session_day(now))
+            self._day = day
         con_ids = self.exchange.working_con_ids()
         for session in self.sessions:
             for desk in getattr(session, "desks", ()):
@@ -197,3 +207,7 @@ class GatewayServer:
         for session in self.sessions:
             session.error(-1, 1102, "Connectivity between IB and Trader Workstation has been "
                                     "restored - data maintained.")
+
+
+def session_day(now: float) -> dt.date:
+    return dt.datetime.fromtimestamp(now, SESSION_ZONE).date()
