@@ -69,7 +69,7 @@ def gateway_process(symbols: int, tick_interval: float, extra_args: tuple[str, .
         env = dict(os.environ, IBTRADER_DATA_DIR=tmp, IBTRADER_LOG_LEVEL="WARNING")
         cmd = [sys.executable, "-m", "ibtrader", "gateway", "--port", str(port),
                "--control-port", str(control), "--state", str(Path(tmp) / "state.sqlite"),
-               "--tick-interval", str(tick_interval), "--extra-symbols", str(symbols),
+               "--tick-interval", str(tick_interval), "--extra-symbols", str(symbols), "--firehose",
                *extra_args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -107,7 +107,7 @@ async def _stream(
     await ib.qualifyContractsAsync(*contracts)
     for contract in contracts:
         ib.reqMktData(contract)
-    await asyncio.sleep(2.0)  # let subscriptions settle before measuring
+    await asyncio.sleep(3.0)  # the first quote of each symbol builds its price day: settle
     updates = 0
 
     def count(tickers: set) -> None:

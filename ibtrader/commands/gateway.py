@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds between quote updates per symbol (default 0.25)")
     p.add_argument("--extra-symbols", type=int, default=0, metavar="N",
                    help="add N synthetic stocks SIM000… to the universe (for load tests)")
+    p.add_argument("--firehose", action="store_true",
+                   help="benchmarks: re-send every quote field on every tick, changed or not")
     p.add_argument("--fault", action="append", default=[], metavar="KIND[:ARG]@SECONDS",
                    help="inject a fault SECONDS after start, e.g. drop@30, outage:5@60 "
                         "(drop, outage:S, stall:S, reject:REASON, pacing); repeatable")
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         control_port=control_port or None,
         tick_interval=args.tick_interval,
         extra_symbols=args.extra_symbols,
+        firehose=args.firehose,
     )
     if config.state_file is not None:
         Path(config.state_file).parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ibtrader.sim.market.instruments import (
     synthetic_stocks,
 )
 from ibtrader.sim.market.prices import PriceModel, Quote
+from ibtrader.sim.market.quotes import QUOTE_HZ
 from ibtrader.sim.contracts import WirePayload
 from ibtrader.sim.matching import Execution, MatchingEngine, OrderFilled, SimOrder
 from ibtrader.sim.matching_types import ends_order
@@ -57,6 +59,7 @@ class SimExchange:
         self.universe = Universe(instruments, today)
         self._calendars: dict[int, TradingCalendar] = {}
         self._models: dict[int, PriceModel] = {}
+        self._quotes: dict[int, tuple[int, Quote]] = {}
         self.store = SimStore(config.state_file)
         self.account = self.store.load_account(config.account_id) or PaperAccount(
             config.account_id, cash=config.starting_cash
@@ -88,7 +91,16 @@ class SimExchange:
         return model
 
     def quote(self, con_id: int, now: float | None = None) -> Quote:
-        return self.model(con_id).quote_at(self.clock() if now is None else now)
+        """The book at `now`. Quotes change QUOTE_HZ times a second; within one slot the
+        same Quote is returned, so a fast market loop and several clients cost one build."""
+        now = self.clock() if now is None else now
+        slot = math.floor(now * QUOTE_HZ)
+        cached = self._quotes.get(con_id)
+        if cached is not None and cached[0] == slot:
+            return cached[1]
+        quote = self.model(con_id).quote_at(now)
+        self._quotes[con_id] = (slot, quote)
+        return quote
 
     def is_open(self, con_id: int, now: float, outside_rth: bool = True) -> bool:
         return self.calendar(con_id).is_open(now, rth=not outside_rth)

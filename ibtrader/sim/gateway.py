@@ -39,6 +39,7 @@ class GatewayConfig:
     starting_cash: float = 1_000_000.0
     control_port: int | None = None  # a loopback port for `ibtrader fault`; None: no control
     extra_symbols: int = 0  # synthetic stocks SIM000… for load tests
+    firehose: bool = False  # benchmarks: every quote field re-sent on every tick
     speed: float = 1.0  # simulated seconds per real second (tests and demos run faster)
 
 
@@ -107,7 +108,7 @@ class SimulatedGateway:
             starting_cash=cfg.starting_cash, extra_symbols=cfg.extra_symbols,
         ), clock=clock)
         server = GatewayServer(exchange, cfg.host, cfg.port, tick_interval=cfg.tick_interval,
-                               pacing=cfg.pacing, clock=clock)
+                               firehose=cfg.firehose, pacing=cfg.pacing, clock=clock)
         await server.start()
         if cfg.control_port is not None:
             server.control = await start_control(server, cfg.control_port)

@@ -24,21 +24,34 @@ class PacingRules:
 
 
 class MessageRate:
-    """Sliding one-second window of one client's inbound messages."""
+    """One client's inbound message rate, as a token bucket of `limit` per second.
+
+    A bucket rather than a strict sliding window: a client that sends its allowance in
+    bursts once a second (ib_async does) must not be punished for network jitter, while
+    a sustained rate above the limit, or one burst bigger than it, still is.
+    """
 
     def __init__(self, limit: int, enabled: bool = True) -> None:
         self.limit = limit
         self.enabled = enabled
-        self._times: deque[float] = deque()
+        self._tokens = float(limit)
+        self._last = 0.0
         self.last_second_count = 0
+        self._recent: deque[float] = deque()
 
     def allow(self, now: float) -> bool:
-        times = self._times
-        while times and now - times[0] >= 1.0:
-            times.popleft()
-        times.append(now)
-        self.last_second_count = len(times)
-        return not self.enabled or len(times) <= self.limit
+        recent = self._recent
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        recent.append(now)
+        self.last_second_count = len(recent)
+        if self._last:
+            self._tokens = min(self.limit, self._tokens + (now - self._last) * self.limit)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return not self.enabled
 
 
 class HistoricalPacer:

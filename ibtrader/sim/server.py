@@ -52,6 +52,7 @@ class GatewayServer:
         port: int = 4002,
         *,
         tick_interval: float = 0.25,
+        firehose: bool = False,
         pacing: PacingRules | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -59,6 +60,8 @@ class GatewayServer:
         self.host = host
         self.port = port
         self.tick_interval = tick_interval
+        # benchmarks: re-send every quote field on every tick, changed or not
+        self.firehose = firehose
         self.clock = clock
         self.pacing = Pacing(pacing)
         self.faults = PendingFaults()

@@ -3,9 +3,22 @@ from ibtrader.sim.pacing import HistoricalPacer, MessageRate, PacingRules
 
 def test_fifty_messages_a_second_pass_the_fifty_first_does_not():
     rate = MessageRate(50)
-    assert all(rate.allow(10.0 + i * 0.001) for i in range(50))
-    assert not rate.allow(10.06)
+    assert all(rate.allow(10.0 + i * 0.0001) for i in range(50))
+    assert not rate.allow(10.0051)
     assert rate.last_second_count == 51
+
+
+def test_a_sustained_rate_above_the_limit_is_caught():
+    rate = MessageRate(50)
+    results = [rate.allow(i / 60) for i in range(600)]  # 60 messages/s for 10 s
+    assert not all(results)
+
+
+def test_bursts_of_45_once_a_second_with_jitter_are_fine():
+    rate = MessageRate(50)
+    for second in range(10):
+        jitter = 0.05 if second % 2 else 0.0
+        assert all(rate.allow(second + jitter + i * 1e-5) for i in range(45))
 
 
 def test_message_window_slides():

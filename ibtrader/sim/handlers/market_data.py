@@ -274,7 +274,10 @@ class MarketDataDesk(Desk):
     def on_market(self, now: float, quiet: bool) -> None:
         if quiet:
             return
+        firehose = self.server.firehose
         for stream in self.quotes.values():
+            if firehose:
+                stream.sent.clear()
             self._send_quote(stream, self.exchange.quote(stream.instrument.con_id, now), now)
         if self.rt_bars:
             self._send_rt_bars(now)

@@ -166,8 +166,8 @@ class PriceModel:
                 second, slot = last_open, last_open * QUOTE_HZ
         data = self._data_at(second)
         i = second - data.start
-        price = data.prices[i:i + 1]
-        bid, ask, bid_size, ask_size = self._books.book(price, np.array([slot]))
+        price = float(data.prices[i])
+        bid, ask, bid_size, ask_size = self._books.book_one(price, slot)
         running = self._running_for(data)
         prev_close = self._prev_close(data.index)
         if running.first < 0 or i < running.first:
@@ -179,9 +179,8 @@ class PriceModel:
             day_volume = float(running.volume[i])
         volume, count = float(data.volumes[i]), max(int(data.counts[i]), 1)
         last_size = max(math.floor(volume / count / self._unit + 0.5), 1) * self._unit
-        return Quote(t, float(bid[0]), float(ask[0]), float(bid_size[0]), float(ask_size[0]),
-                     float(price[0]), last_size, day_volume, day_open, day_high, day_low,
-                     prev_close)
+        return Quote(t, bid, ask, bid_size, ask_size, price, last_size, day_volume, day_open,
+                     day_high, day_low, prev_close)
 
     # ----- bars -------------------------------------------------------------------------
     def _pieces(self, start: int, end: int, rth: bool) -> Iterator[tuple[DayData, int, int]]:
@@ -329,6 +328,8 @@ class PriceModel:
         )
         rng = paths.generator(self.seed, self._key_hash, index)
         prices, volumes, counts = generate_day(rng, inputs, self._grid, self.params, self._ws)
+        for array in (prices, volumes, counts):
+            array.setflags(write=False)  # shared with every caller through the cache
         return DayData(index, start, prices, volumes, counts)
 
     def _daily_path(self) -> paths.DailyPath:
@@ -364,9 +365,9 @@ class PriceModel:
     def _profile_norm(self) -> float:
         """The activity of a normal trading day (a Wednesday), against which every day's
         variance share and volume are measured."""
-        day = dt.date(2015, 1, 7)
-        start = self.calendar.day_start(day)
         if self._norm is None:
+            day = dt.date(2015, 1, 7)
+            start = self.calendar.day_start(day)
             profile, _ = self._profile(day, start, self.calendar.day_end(day) - start)
             self._norm = float(profile.sum())
         return self._norm
