@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--state", type=Path, metavar="FILE",
                    help="SQLite file keeping the paper account and GTC orders across restarts")
     p.add_argument("--real-hours", action="store_true",
-                   help="follow the instruments' real trading hours (default: open around the clock)")
+                   help="follow the instruments' real trading hours "
+                        "(default: open around the clock)")
     p.add_argument("--control-port", type=int, default=None,
                    help="loopback port for `ibtrader fault` (default: PORT + 100; 0 disables)")
     p.add_argument("--tick-interval", type=float, default=0.25, metavar="SECONDS",

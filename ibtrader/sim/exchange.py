@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ibtrader.sim.account import PaperAccount
 from ibtrader.sim.commissions import IBTieredStyle
+from ibtrader.sim.contracts import WirePayload
 from ibtrader.sim.market.calendar import TradingCalendar
 from ibtrader.sim.market.instruments import (
     DEFAULT_UNIVERSE,
@@ -26,7 +27,6 @@ from ibtrader.sim.market.instruments import (
 )
 from ibtrader.sim.market.prices import PriceModel, Quote
 from ibtrader.sim.market.quotes import QUOTE_HZ
-from ibtrader.sim.contracts import WirePayload
 from ibtrader.sim.matching import Execution, MatchingEngine, OrderFilled, SimOrder
 from ibtrader.sim.matching_types import ends_order
 from ibtrader.sim.store import SimStore
@@ -79,7 +79,8 @@ class SimExchange:
     def calendar(self, con_id: int) -> TradingCalendar:
         cal = self._calendars.get(con_id)
         if cal is None:
-            cal = TradingCalendar(self.instrument(con_id), around_the_clock=self.config.around_the_clock)
+            cal = TradingCalendar(self.instrument(con_id),
+                                  around_the_clock=self.config.around_the_clock)
             self._calendars[con_id] = cal
         return cal
 

@@ -152,8 +152,8 @@ class ClientSession:
         self.server.stats.messages_in += 1
         if self.client_id is not None and not self.pacing.allow(time.monotonic()):
             self.server.stats.pacing_violations += 1
-            self.error(-1, 100, "Max rate of messages per second has been exceeded:max=50 rec=%d"
-                       % self.pacing.last_second_count)
+            self.error(-1, 100, "Max rate of messages per second has been exceeded:"
+                                f"max=50 rec={self.pacing.last_second_count}")
             return
         try:
             request = parse_request(fields, self.version)

@@ -36,7 +36,7 @@ async def aapl_and_quote(ib):
 def test_market_order_fills_with_commission_and_position(gateway, run):
     async def scenario():
         ib = await connect(gateway)
-        aapl, ticker = await aapl_and_quote(ib)
+        aapl, _ticker = await aapl_and_quote(ib)
         trade = ib.placeOrder(aapl, MarketOrder("BUY", 10, orderRef="t-mkt"))
         await filled(trade)
         assert trade.orderStatus.filled == 10 and trade.orderStatus.remaining == 0
@@ -108,7 +108,7 @@ def test_stop_and_stop_limit_trigger_when_the_market_reaches_them(gateway, run):
 def test_trailing_stops_by_amount_and_percent(gateway, run):
     async def scenario():
         ib = await connect(gateway)
-        aapl, ticker = await aapl_and_quote(ib)
+        aapl, _ticker = await aapl_and_quote(ib)
         ib.placeOrder(aapl, MarketOrder("BUY", 20))
         wide = Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=20)
         wide_trade = ib.placeOrder(aapl, wide)
@@ -173,7 +173,7 @@ def test_bracket_take_profit_fill_cancels_the_stop(gateway, run):
 def test_order_exceeding_buying_power_is_rejected_with_the_reason(gateway, run):
     async def scenario():
         ib = await connect(gateway)
-        aapl, ticker = await aapl_and_quote(ib)
+        aapl, _ticker = await aapl_and_quote(ib)
         errors = []
         ib.errorEvent += lambda req_id, code, msg, contract: errors.append((code, msg))
         trade = ib.placeOrder(aapl, MarketOrder("BUY", 10_000_000))
@@ -221,7 +221,7 @@ def test_global_cancel_leaves_no_working_order(gateway, run):
 def test_account_values_portfolio_and_pnl_after_fills(gateway, run):
     async def scenario():
         ib = await connect(gateway)
-        aapl, ticker = await aapl_and_quote(ib)
+        aapl, _ticker = await aapl_and_quote(ib)
         account = ib.managedAccounts()[0]
         cash_before = float(next(v.value for v in ib.accountValues()
                                  if v.tag == "TotalCashValue"))

@@ -112,11 +112,13 @@ class OrderDesk(Desk):
         quote = self.exchange.quote(instrument.con_id, self.server.clock())
         w = req.order
         price = w.lmt_price or (quote.ask if w.action.upper() == "BUY" else quote.bid)
-        impact = self.exchange.account.what_if(instrument, w.action.upper(), w.total_quantity, price)
-        commission = self.exchange.engine.commissions.commission(instrument, w.total_quantity, price)
+        quantity, action = w.total_quantity, w.action.upper()
+        impact = self.exchange.account.what_if(instrument, action, quantity, price)
+        commission = self.exchange.engine.commissions.commission(instrument, quantity, price)
         state = OrderStateFields(
             status="PreSubmitted",
-            init_margin_before=_num(impact.init_before), maint_margin_before=_num(impact.maint_before),
+            init_margin_before=_num(impact.init_before),
+            maint_margin_before=_num(impact.maint_before),
             equity_with_loan_before=_num(impact.equity_before),
             init_margin_change=_num(impact.init_after - impact.init_before),
             maint_margin_change=_num(impact.maint_after - impact.maint_before),

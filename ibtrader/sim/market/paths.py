@@ -1,9 +1,9 @@
-"""The random processes behind simulated prices: a daily process and per-day intraday paths.
+"""The daily process behind simulated prices, the model's parameters and seeding helpers.
 
 Pure functions of their seeds. The daily process runs from `ANCHOR` for `HORIZON_DAYS`
-session days, all at once (a few ms), and fixes every day's close and volatility. A day's
-seconds are a bridge from the previous close to that close, generated only when asked for,
-from that day's own seed, so any second can be computed without the ones before it.
+session days, all at once (a few ms), and fixes every day's close and volatility; a day's
+seconds (intraday.py) are a bridge from the previous close to that close, generated from
+that day's own seed, so any second can be computed without the ones before it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ DAILY_STREAM = 0xDA11  # keeps the daily process's seed apart from every day's s
 # volatility multiplier per regime (index: down, range, up); sell-offs are the wildest
 _REGIME_VOL = np.array([1.3, 0.88, 0.98])
 REGIME_NAMES = {-1: "down", 0: "range", 1: "up"}
-SQRT12 = math.sqrt(12.0)
-SHOCK_MEAN_ABS = SQRT12 / 4  # E|z| of the unit-variance uniform second shocks
 
 
 @dataclass(frozen=True)

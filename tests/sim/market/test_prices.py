@@ -219,3 +219,26 @@ def test_a_month_of_minute_bars_is_fast():
     bars = m.bars(T0 - 30 * 86400, T0 + 1, 60)
     assert len(bars) == 30 * 1440 + 1
     assert time.perf_counter() - began < 2.0  # typically ~0.15 s
+
+
+def test_live_quotes_and_bid_ask_history_agree():
+    m = model()
+    bids = m.bars(T0 - 120, T0, 1, what="BID")
+    asks = m.bars(T0 - 120, T0, 1, what="ASK")
+    for bid, ask in zip(bids, asks, strict=True):
+        q = m.quote_at(bid.time)
+        assert (q.bid, q.ask) == (bid.close, ask.close)
+
+
+def test_a_penny_stock_quotes_in_hundredths_of_a_cent():
+    penny = replace(AAPL, con_id=1, symbol="PENNY", local_symbol="PENNY", start_price=0.05,
+                    annual_vol=0.3)
+    m = model(penny)
+    prices, _ = m.seconds(T0 - 3600, T0)
+    assert (prices >= 0.0001).all() and (prices < 1).all()
+    units = prices * 10_000
+    assert np.allclose(units, np.round(units), atol=1e-6)
+    for k in range(50):
+        q = m.quote_at(NOW + k * 0.1)
+        assert 0 < q.bid < q.ask and penny.round_to_tick(q.bid) == q.bid
+        assert round(q.ask - q.bid, 8) in (0.0001, 0.0002, 0.0003)
