@@ -62,15 +62,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def gateway_process(symbols: int, tick_interval: float, extra_args: tuple[str, ...] = ()):
+def gateway_process(symbols: int, tick_interval: float, *, firehose: bool = False,
+                    extra_args: tuple[str, ...] = ()):
     """A gateway in a child process on a free port; yields (port, pid, control_port)."""
     port, control = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, IBTRADER_DATA_DIR=tmp, IBTRADER_LOG_LEVEL="WARNING")
         cmd = [sys.executable, "-m", "ibtrader", "gateway", "--port", str(port),
                "--control-port", str(control), "--state", str(Path(tmp) / "state.sqlite"),
-               "--tick-interval", str(tick_interval), "--extra-symbols", str(symbols), "--firehose",
-               *extra_args]
+               "--tick-interval", str(tick_interval), "--extra-symbols", str(symbols),
+               *(["--firehose"] if firehose else []), *extra_args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _wait_for_port(port, proc)
@@ -128,7 +129,7 @@ async def _stream(
 def run_gateway_bench(symbols: int = 100, seconds: float = 10.0,
                       tick_interval: float = 0.01) -> GatewayBenchResult:
     names = [f"SIM{i:03d}" for i in range(symbols)]
-    with gateway_process(symbols, tick_interval) as (port, pid, _control):
+    with gateway_process(symbols, tick_interval, firehose=True) as (port, pid, _control):
         messages, updates, client_cpu, gw_cpu = asyncio.run(_stream(port, pid, names, seconds))
     per_msg_client = client_cpu / max(messages, 1) * 1e6
     per_msg_gateway = gw_cpu / max(messages, 1) * 1e6
