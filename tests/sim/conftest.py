@@ -47,11 +47,12 @@ def run():
     loop.close()
 
 
-async def connect(gateway: SimulatedGateway, client_id: int | None = None) -> IB:
+async def connect(gateway: SimulatedGateway, client_id: int | None = None,
+                  timeout: float = 10) -> IB:
     ib = IB()
     ib.RaiseRequestErrors = True
     await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id or next(_client_ids),
-                          timeout=10)
+                          timeout=timeout)
     return ib
 
 
