@@ -25,10 +25,12 @@ DEFAULT_COMMAND = "quotes"
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ibtrader",
-        description="Trading workstation for Interactive Brokers, with a built-in simulated gateway.",
+        description="Trading workstation for Interactive Brokers, "
+                    "with a built-in simulated gateway.",
     )
     parser.add_argument("--version", action="version", version=f"ibtrader {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML settings file (IBTRADER_* variables win)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML settings file (IBTRADER_* variables win)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in commands or COMMAND_MODULES:
         importlib.import_module(COMMAND_MODULES[name]).register(subparsers)
