@@ -1,9 +1,12 @@
 """The composition root: builds the app's parts from `Settings`, starts and stops them.
 
-For now it makes one part, the broker: IB through ib_async, either the configured TWS /
-IB Gateway or, when `settings.broker == "sim"`, the simulated gateway started in-process
-on a loopback port (a free one unless `sim_port` is set). The code path above the socket
-is the same in both cases.
+- the broker: IB through ib_async, either the configured TWS / IB Gateway or, when
+  `settings.broker == "sim"`, the simulated gateway started in-process on a loopback port
+  (a free one unless `sim_port` is set); the code path above the socket is the same;
+- the engine: the Market Data Service (history cache in the object folder) feeding the
+  Trading Engine (strategies, decisions, the SQLite journal).
+
+This is the one module that picks adapters for the services' ports.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ibtrader.adapters.ib import ConnectionConfig, IBBroker
+from ibtrader.adapters.journal import SqliteJournal
+from ibtrader.adapters.objects import FolderObjectStore
+from ibtrader.adapters.objects.parquet_bars import ParquetBarStore
+from ibtrader.core.broker import MarketDataPort
+from ibtrader.core.ports import AccountPort, BarSource, OrderSubmissionPort
+from ibtrader.services.history_cache import HistoryCache
+from ibtrader.services.market_data import MarketDataService, parse_lookback
+from ibtrader.services.trading_engine import TradingEngine
 
 if TYPE_CHECKING:
     from ibtrader.config import Settings
@@ -69,3 +82,59 @@ async def open_broker(settings: Settings) -> AsyncIterator[IBBroker]:
         await broker.stop()
         if gateway is not None:
             await asyncio.to_thread(gateway.stop)
+
+
+def market_data_service(settings: Settings, port: MarketDataPort,
+                        clock: Callable[[], float] = time.time) -> MarketDataService:
+    """The service as the settings describe it, with its cache in the local object folder."""
+    store = FolderObjectStore(settings.objects_dir)
+    cache = HistoryCache(ParquetBarStore(store), parse_lookback(settings.history_lookback),
+                         clock=clock)
+    return MarketDataService(port, cache, close_grace=settings.bar_close_grace, clock=clock)
+
+
+def trading_engine(settings: Settings, bars: BarSource, account: AccountPort,
+                   orders: OrderSubmissionPort | None = None, **options: object) -> TradingEngine:
+    """The engine as the settings describe it, journalling to `settings.journal_file`.
+    The caller closes `engine.journal` when done with it."""
+    journal = SqliteJournal(settings.journal_file)
+    return TradingEngine(bars, journal, account, orders, settings, **options)  # type: ignore[arg-type]
+
+
+@dataclass
+class Engine:
+    """The running engine's parts, as `open_engine` hands them over."""
+
+    broker: IBBroker
+    market_data: MarketDataService
+    trading: TradingEngine
+    journal: SqliteJournal
+    subscribed: asyncio.Task[object]  # qualify + backfill + stream of the symbols
+
+
+@contextlib.asynccontextmanager
+async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = None,
+                      strategies: Sequence[str] | None = None,
+                      orders: OrderSubmissionPort | None = None) -> AsyncIterator[Engine]:
+    """Broker, market data and trading engine, started: the strategies listen before the
+    backfill begins (it runs in `subscribed`), so no closed bar is missed. Everything is
+    stopped and the journal closed on exit; open orders stay at the broker."""
+    symbols = tuple(settings.watchlist if symbols is None else symbols)
+    async with open_broker(settings) as broker:
+        market = market_data_service(settings, broker.market_data)
+        journal = SqliteJournal(settings.journal_file)
+        trading = TradingEngine(market, journal, broker.account, orders, settings,
+                                symbols=symbols, strategies=strategies,
+                                instruments=market.instruments)
+        try:
+            await trading.start()
+            subscribed = asyncio.create_task(market.subscribe(symbols), name="subscribe")
+            try:
+                yield Engine(broker, market, trading, journal, subscribed)
+            finally:
+                subscribed.cancel()
+                await asyncio.gather(subscribed, return_exceptions=True)
+                await trading.stop()
+                await market.stop()
+        finally:
+            journal.close()

@@ -152,6 +152,22 @@ class Settings:
     web_port: int = setting(8050, low=1, high=65535)
     web_secret_key: str = setting("")
     watchlist: tuple[str, ...] = setting(DEFAULT_WATCHLIST, check=_symbols)
+    objects_dir: Path = setting(derive=lambda s: s.data_dir / "objects")
+    history_lookback: tuple[str, ...] = setting(  # per bar size, IB durations; see market_data
+        ("1 min=2 D", "5 mins=5 D", "15 mins=10 D", "1 hour=30 D", "1 day=1 Y"))
+    bar_close_grace: float = setting(2.0, low=0, high=60)
+    # trading engine: risk sizing (core/sizing.py), decisions, journal, strategies run live
+    risk_per_trade_pct: float = setting(0.5, low=0.01, high=10)
+    reward_r: float = setting(2.0, low=0, high=20)  # take-profit in R; 0 = none
+    default_stop_pct: float = setting(2.0, low=0.05, high=50)  # when a signal has no stop/ATR
+    stop_atr_multiple: float = setting(2.0, low=0.1, high=20)  # when it reports an ATR
+    max_position_value: float = setting(25_000.0, low=0)  # per new position; 0 = no cap
+    decision_expiry_seconds: float = setting(300.0, low=1, high=86_400)
+    strategies_dir: Path = setting(derive=lambda s: s.data_dir / "strategies")
+    journal_file: Path = setting(derive=lambda s: s.data_dir / "journal.sqlite")
+    # "name" or "name:param=value;param=value", e.g. "sma_cross:fast=5;slow=30,supertrend"
+    strategies: tuple[str, ...] = setting(("sma_cross", "supertrend"))
+    auto_trade: tuple[str, ...] = setting(())  # strategies that trade without confirmation
 
     def __post_init__(self) -> None:
         # Values built in code go through the same parsing and checks as loaded ones.

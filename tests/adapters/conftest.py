@@ -13,6 +13,7 @@ from ibtrader.adapters.ib import ConnectionConfig, IBBroker
 from ibtrader.adapters.ib.pacing import HistoricalPacingRules
 from ibtrader.sim.gateway import GatewayConfig, SimulatedGateway
 from ibtrader.sim.pacing import PacingRules
+from tests.loops import loop_runner
 
 # The gateway's historical rules, tightened from 60 per 10 minutes so that a burst of
 # hundreds of requests fits in a few seconds; the adapter's scheduler gets the same.
@@ -25,21 +26,7 @@ ADAPTER_PACING = HistoricalPacingRules(per_window=20, window=0.5, identical_with
 _client_ids = itertools.count(21)
 
 
-@pytest.fixture
-def run():
-    """Run a coroutine to completion on a fresh loop, with a timeout."""
-    loop = asyncio.new_event_loop()
-
-    def runner(coro, timeout: float = 30.0):
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-    yield runner
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
+run = pytest.fixture(loop_runner, name="run")
 
 
 @pytest.fixture

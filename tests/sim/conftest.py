@@ -11,6 +11,7 @@ from ib_async import IB
 
 from ibtrader.sim.gateway import GatewayConfig, SimulatedGateway
 from ibtrader.sim.pacing import PacingRules
+from tests.loops import loop_runner
 
 _client_ids = itertools.count(11)
 
@@ -30,21 +31,7 @@ def gateway(gateway_config) -> Iterator[SimulatedGateway]:
     gw.stop()
 
 
-@pytest.fixture
-def run():
-    """Run a coroutine to completion on a fresh loop, with a timeout."""
-    loop = asyncio.new_event_loop()
-
-    def runner(coro, timeout: float = 30.0):
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-    yield runner
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
+run = pytest.fixture(loop_runner, name="run")
 
 
 async def connect(gateway: SimulatedGateway, client_id: int | None = None,

@@ -1,10 +1,12 @@
-"""`IBBroker`: the IB adapter as the app sees it — a kept-alive connection and market data.
+"""`IBBroker`: the IB adapter as the app sees it — a kept-alive connection, market data
+and the account's values.
 
 The order side joins it in a later issue.
 """
 
 from __future__ import annotations
 
+from ibtrader.adapters.ib.account import IBAccount
 from ibtrader.adapters.ib.connection import ConnectionConfig, IBConnection
 from ibtrader.adapters.ib.lines import DEFAULT_LINES
 from ibtrader.adapters.ib.market_data import IBMarketData
@@ -24,6 +26,7 @@ class IBBroker:
         historical_rules: HistoricalPacingRules | None = None,
     ) -> None:
         self.connection = IBConnection(config)
+        self.account = IBAccount(self.connection, config.account)
         self.market_data = IBMarketData(self.connection, line_limit=line_limit,
                                         historical_rules=historical_rules)
         # The connection's own events (plain attributes, so that `+=` works on them here)

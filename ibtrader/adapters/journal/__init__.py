@@ -1,0 +1,5 @@
+"""The journal: the local record of everything the app decided and did (SQLite, WAL)."""
+
+from .sqlite import JournalError, SqliteJournal
+
+__all__ = ["JournalError", "SqliteJournal"]

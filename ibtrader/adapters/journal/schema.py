@@ -1,0 +1,78 @@
+"""The journal's schema as numbered migrations, applied in order, each in one transaction.
+
+A migration is never edited once released: a change is a new migration at the end.
+Issue 4 appends orders, order_events and the outbox as version 2 (and so on); the
+`schema_migrations` table records which versions a file has, and when.
+
+Conventions: ids are our own text ids (time-sortable, see core.decisions.new_id); times
+are epoch seconds (REAL, UTC); prices REAL and NULL when absent; structured extras are
+JSON text.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "signals and decisions", """
+        CREATE TABLE signals (
+            id          TEXT PRIMARY KEY,
+            created     REAL NOT NULL,      -- when the engine received it
+            bar_time    REAL NOT NULL,      -- start of the bar it was made on
+            strategy    TEXT NOT NULL,
+            bar_size    TEXT NOT NULL,
+            symbol      TEXT NOT NULL,
+            side        TEXT NOT NULL CHECK (side IN ('buy', 'sell', 'exit')),
+            strength    REAL NOT NULL,
+            reason      TEXT NOT NULL,
+            stop        REAL,
+            target      REAL,
+            values_json TEXT NOT NULL       -- the indicator values behind it
+        );
+        CREATE INDEX signals_created ON signals (created);
+        CREATE INDEX signals_symbol ON signals (symbol, created);
+
+        CREATE TABLE decisions (
+            id           TEXT PRIMARY KEY,
+            signal_id    TEXT NOT NULL REFERENCES signals (id),
+            created      REAL NOT NULL,
+            updated      REAL NOT NULL,
+            strategy     TEXT NOT NULL,
+            symbol       TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'dismissed',
+                                                        'submitted', 'refused', 'expired')),
+            side         TEXT NOT NULL,
+            action       TEXT NOT NULL,
+            quantity     REAL NOT NULL,
+            closes       REAL NOT NULL,
+            entry_price  REAL,
+            stop         REAL,
+            target       REAL,
+            risk_amount  REAL NOT NULL,
+            reason       TEXT NOT NULL,
+            refusal_code TEXT NOT NULL,
+            expires      REAL,
+            detail_json  TEXT NOT NULL
+        );
+        CREATE INDEX decisions_created ON decisions (created);
+        CREATE INDEX decisions_state ON decisions (state, created);
+
+        -- every state a decision went through, in order: the audit trail
+        CREATE TABLE decision_events (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            decision_id TEXT NOT NULL REFERENCES decisions (id),
+            time        REAL NOT NULL,
+            state       TEXT NOT NULL,
+            reason      TEXT NOT NULL
+        );
+        CREATE INDEX decision_events_decision ON decision_events (decision_id, seq);
+    """),
+)
+
+LATEST = MIGRATIONS[-1][0]
+
+BOOKKEEPING = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        applied_at REAL NOT NULL
+    )
+"""
