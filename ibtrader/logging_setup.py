@@ -110,6 +110,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _not_from_ib_async_wrapper(record: logging.LogRecord) -> bool:
+    """ib_async logs every broker error message itself; the adapter turns each into a
+    typed event that the app reports in its own words, so on the console it would be said
+    twice. The file keeps ib_async's line."""
+    return not record.name.startswith("ib_async.wrapper")
+
+
 def configure_logging(settings: Settings, *, console: bool = True,
                       console_level: str | None = None) -> None:
     """Route the root logger to the log file (and stderr). Calling it again replaces the
@@ -130,7 +137,9 @@ def configure_logging(settings: Settings, *, console: bool = True,
         problem = f"logging to the console only: cannot write {settings.log_dir}: {exc}"
     if console and sys.stderr is not None:  # None in a windowed (no console) build
         level = (console_level or settings.log_level).upper()
-        _add(root, _StderrHandler(), _CONSOLE_HANDLER, level, formatter)
+        console_handler = _StderrHandler()
+        console_handler.addFilter(_not_from_ib_async_wrapper)
+        _add(root, console_handler, _CONSOLE_HANDLER, level, formatter)
         levels.append(level)
     for handler in root.handlers:  # ours, and any already there (a GUI panel, pytest)
         handler.addFilter(redactor)

@@ -156,3 +156,15 @@ def test_levels_for_file_console_and_noisy_libraries(tmp_path, capsys):
     assert logging.getLogger("ib_async").getEffectiveLevel() == logging.DEBUG
     with pytest.raises(ValueError, match="console_level"):
         configure_logging(s, console_level="LOUD")
+
+
+def test_broker_errors_ib_async_logs_itself_reach_the_file_not_the_console(tmp_path, capsys):
+    """The adapter reports broker errors in the app's words; ib_async's own line for the
+    same error would say it twice on the console."""
+    s = settings(tmp_path)
+    configure_logging(s, console=True, console_level="WARNING")
+    logging.getLogger("ib_async.wrapper").error("Error 200, reqId 6: No security definition")
+    logging.getLogger("ibtrader.services").warning("NOSUCH is not subscribed")
+    err = capsys.readouterr().err
+    assert "NOSUCH is not subscribed" in err and "Error 200" not in err
+    assert "Error 200, reqId 6" in log_text(s)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from ibtrader.commands.broker_options import add_broker_options, with_overrides
 from ibtrader.commands.quote_table import QuoteTable
 
 if TYPE_CHECKING:
@@ -36,9 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("symbols", nargs="*", metavar="SYMBOL",
                    help="AAPL, SPY, EURUSD, ES (front month), ESZ6 …; default: the watchlist")
     p.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
-    p.add_argument("--ib-host", metavar="HOST", help="connect to TWS / IB Gateway on HOST")
-    p.add_argument("--ib-port", type=int, metavar="PORT", help="… on PORT")
-    p.add_argument("--client-id", type=int, metavar="N", help="API client id")
+    add_broker_options(p)
     p.set_defaults(handler=run)
 
 
@@ -63,18 +61,6 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(stream_quotes(settings, symbols, args.seconds, sys.stdout))
     except KeyboardInterrupt:  # asyncio.run has cancelled the stream and disconnected
         return 0
-
-
-def with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
-    """Settings with the command line's broker options applied (a host or port means IB)."""
-    changes: dict[str, object] = {}
-    if args.ib_host:
-        changes.update(broker="ib", ib_host=args.ib_host)
-    if args.ib_port is not None:
-        changes.update(broker="ib", ib_port=args.ib_port)
-    if args.client_id is not None:
-        changes["ib_client_id"] = args.client_id
-    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 async def stream_quotes(settings: Settings, symbols: Sequence[str], seconds: float | None,

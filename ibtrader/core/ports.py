@@ -35,6 +35,8 @@ class BarSource(Protocol):
       backfilled history plus the live bars closed since). The engine calls it once per
       (symbol, bar_size), on the first bar (closed or forming) it sees, to warm its
       indicators; bars not older than that bar are ignored, so an overlap is harmless.
+    - optional: `history_ready(symbol)` fires when a symbol's history is in, so that the
+      engine can warm its strategies at once rather than on the first live bar.
     Events fire on the engine's asyncio loop thread.
     """
 

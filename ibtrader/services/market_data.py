@@ -94,6 +94,7 @@ class MarketDataService:
         self.progress_changed: Event[[BackfillProgress]] = Event("progress_changed")
         self.bar_closed: Event[[str, str, Bar]] = Event("bar_closed")
         self.bar_forming: Event[[str, str, Bar]] = Event("bar_forming")
+        self.history_ready: Event[[str]] = Event("history_ready")  # a symbol's backfill is in
         self.instruments: dict[str, Instrument] = {}
         self._aggregators: dict[str, BarAggregator] = {}
         self._by_bar_handle: dict[int, BarAggregator] = {}
@@ -152,6 +153,7 @@ class MarketDataService:
         # Streams start after the seeding (which replaces a series): the seed's watermark
         # keeps 5-second bars already in the history from being counted twice.
         self._aggregators[symbol] = agg
+        self.history_ready.emit(symbol)
         try:
             self._handles.append(self.port.subscribe_quotes(instrument))
             if self.realtime_bars:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,8 @@ class TradingEngine:
         for name in sorted(self._auto_names - set(self._strategies)):
             self._report_load(f"auto_trade names {name!r}, which is not running")
         self._bars.bar_closed += self._on_bar_closed
+        if (ready := getattr(self._bars, "history_ready", None)) is not None:
+            ready += self._on_history_ready
         if self._forming:
             self._bars.bar_forming += self._on_bar_forming
         self._expiry = asyncio.create_task(self._expire_loop(), name="decision-expiry")
@@ -190,6 +193,8 @@ class TradingEngine:
             return
         self._started = False
         self._bars.bar_closed -= self._on_bar_closed
+        if (ready := getattr(self._bars, "history_ready", None)) is not None:
+            ready -= self._on_history_ready
         if self._forming:
             self._bars.bar_forming -= self._on_bar_forming
         tasks = [t for t in (self._expiry, *self._tasks) if t is not None]
@@ -255,6 +260,11 @@ class TradingEngine:
                 self._fail(slot, exc)
                 continue
             self._on_signals(slot, signals, bar, account)
+
+    def _on_history_ready(self, symbol: str) -> None:
+        for slot in _flatten(self._slots.values()):
+            if slot.symbol == symbol and not slot.warmed and not slot.error:
+                self._warm(slot, math.inf)
 
     def _on_bar_forming(self, symbol: str, bar_size: str, bar: Bar) -> None:
         slots = self._slots.get((symbol, bar_size))
@@ -459,6 +469,12 @@ class TradingEngine:
         if auto and self._orders is None:
             raise ValueError(f"auto-trade for {name} is refused: {NO_PORT}")
         self._auto[name] = auto
+
+    def indicator_values(self, symbol: str) -> dict[str, dict[str, Any]]:
+        """Per strategy running on `symbol`, its indicators after the last closed bar
+        (None while one warms up): a copy, safe to keep."""
+        return {slot.name: dict(slot.runner.values)
+                for slot in _flatten(self._slots.values()) if slot.symbol == symbol}
 
     def status(self) -> list[StrategyStatus]:
         out = []

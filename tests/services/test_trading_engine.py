@@ -123,6 +123,7 @@ class Bars:
     def __init__(self, history: dict[tuple[str, str], list[Bar]] | None = None) -> None:
         self.bar_closed: Event[[str, str, Bar]] = Event("bar_closed")
         self.bar_forming: Event[[str, str, Bar]] = Event("bar_forming")
+        self.history_ready: Event[[str]] = Event("history_ready")
         self._history = history or {}
         self.history_calls: list[tuple[str, str]] = []
 
@@ -457,6 +458,27 @@ def test_warm_start_from_history_then_live_signals_match_one_long_run(tmp_path):
     # the source's history overlaps the first live bar: the overlap is ignored
     drive(tmp_path, body, strategies=("sma_cross",), symbols=("AAPL",),
         history={("AAPL", "1 day"): history + live[:1]})
+
+
+def test_strategies_warm_as_soon_as_the_source_says_a_symbols_history_is_in(tmp_path):
+    frame = random_ohlcv(60, seed=4)
+    history = [Bar(r.time, r.open, r.high, r.low, r.close, r.volume)
+               for r in frame.itertuples(index=False)]
+    closes = [b.close for b in history]
+
+    async def body(rig: Rig) -> None:
+        assert rig.engine.indicator_values("AAPL") == {"sma_cross": {"fast": None,
+                                                                     "slow": None}}
+        rig.bars.history_ready.emit("AAPL")
+        values = rig.engine.indicator_values("AAPL")["sma_cross"]
+        assert values["fast"] == pytest.approx(sum(closes[-10:]) / 10)
+        assert values["slow"] == pytest.approx(sum(closes[-20:]) / 20)
+        assert rig.bars.history_calls == [("AAPL", "1 day")]
+        rig.close("AAPL", history[-1], "1 day")  # the first live bar: no second warm-up
+        assert rig.bars.history_calls == [("AAPL", "1 day")]
+
+    drive(tmp_path, body, strategies=("sma_cross",), symbols=("AAPL",),
+          history={("AAPL", "1 day"): history})
 
 
 def test_pending_decisions_of_an_earlier_run_expire_at_start(tmp_path):
