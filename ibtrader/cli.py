@@ -17,7 +17,9 @@ COMMAND_MODULES: dict[str, str] = {
     "gateway": "ibtrader.commands.gateway",
     "fault": "ibtrader.commands.fault",
     "quotes": "ibtrader.commands.quotes",
+    "signals": "ibtrader.commands.signals",
     "bench": "ibtrader.commands.bench",
+    "backtest": "ibtrader.commands.backtest",
 }
 DEFAULT_COMMAND = "quotes"
 

@@ -19,6 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="instead: run the IB adapter for SECONDS and count pacing violations")
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.set_defaults(handler=run_gateway)
+    bt = benches.add_parser("backtest", help="our backtest vs backtesting.py (same data, "
+                                             "same trades), in one process and whole runs")
+    bt.add_argument("--bars", type=int, default=100_000, help="bars in one process (100000)")
+    bt.add_argument("--command-bars", type=int, default=300_000,
+                    help="hourly bars in the CSV of the whole-command runs (300000)")
+    bt.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
+    bt.add_argument("--json", action="store_true", help="print the result as JSON")
+    bt.set_defaults(handler=run_backtest)
 
 
 def run_gateway(args: argparse.Namespace) -> int:
@@ -34,4 +42,12 @@ def run_gateway(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print("\n".join(result.lines()))
+    return 0
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    from ibtrader.benchmarks.backtest import run_backtest_bench
+
+    result = run_backtest_bench(args.bars, args.command_bars, repeat=args.repeat)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0
