@@ -71,7 +71,9 @@ class BacktestReport:
             f"  exposure          {_pct(s.exposure_pct):>14}",
         ]
         if self.open_position:
-            out.append(f"  still open        {self.open_position:>14g}")
+            way = "long" if self.open_position > 0 else "short"
+            held = f"{way} {abs(self.open_position):g}"
+            out.append(f"  open at the end   {held:>14}")
         if self.chart:
             out.append(f"  equity chart      {self.chart}")
         if self.skipped:
