@@ -27,6 +27,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     bt.add_argument("--json", action="store_true", help="print the result as JSON")
     bt.set_defaults(handler=run_backtest)
+    en = benches.add_parser("engine", help="ticks/s through bars, indicators and strategies, "
+                                           "tick-to-signal latency, indicator update costs")
+    en.add_argument("--symbols", type=_positive, default=100, help="symbols (default 100)")
+    span = en.add_mutually_exclusive_group()
+    span.add_argument("--seconds", type=float, default=2_400.0,
+                      help="market seconds of quotes, 4 a second per symbol (default 2400)")
+    span.add_argument("--ticks", type=_positive, help="instead: this many quotes in all")
+    en.add_argument("--batch", type=_sizes, default=(100, 1), metavar="N[,N…]",
+                    help="quotes per batch handed in; throughput is judged on the first "
+                         "(default 100,1: one simulator socket read, then a lone tick)")
+    en.add_argument("--repeat", type=_positive, default=3, help="runs of each; the best counts")
+    en.add_argument("--indicator-updates", type=int, default=200_000,
+                    help="updates per indicator in its bench (0: skip it)")
+    en.add_argument("--json", action="store_true", help="print the result as JSON")
+    en.set_defaults(handler=run_engine)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run_gateway(args: argparse.Namespace) -> int:
@@ -49,5 +74,26 @@ def run_backtest(args: argparse.Namespace) -> int:
     from ibtrader.benchmarks.backtest import run_backtest_bench
 
     result = run_backtest_bench(args.bars, args.command_bars, repeat=args.repeat)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(_positive(part.strip()) for part in text.split(","))
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    import sys
+
+    from ibtrader.benchmarks.engine import run_engine_bench
+
+    try:
+        result = run_engine_bench(args.symbols, args.seconds, ticks=args.ticks,
+                                  batches=args.batch, repeat=args.repeat,
+                                  indicator_updates=args.indicator_updates,
+                                  progress=lambda text: print(text, file=sys.stderr))
+    except ValueError as exc:
+        print(f"ibtrader bench engine: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0

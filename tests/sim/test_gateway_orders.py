@@ -14,6 +14,7 @@ from ib_async import (
     StopOrder,
 )
 
+from ibtrader.sim.market.instruments import DEFAULT_UNIVERSE
 from tests.sim.conftest import connect, until
 
 
@@ -127,8 +128,11 @@ def test_trailing_stops_by_amount_and_percent(gateway, run):
 def test_order_bigger_than_the_quoted_size_fills_in_parts(gateway, run):
     async def scenario():
         ib = await connect(gateway)
-        aapl, ticker = await aapl_and_quote(ib)
-        quantity = int(ticker.askSize * 3)
+        aapl, _ticker = await aapl_and_quote(ib)
+        # above the largest size the simulator ever quotes (under 3x the typical size),
+        # whatever the quote is when the order arrives
+        typical = next(i.typical_size for i in DEFAULT_UNIVERSE if i.symbol == "AAPL")
+        quantity = int(typical * 4)
         trade = ib.placeOrder(aapl, MarketOrder("BUY", quantity))
         await filled(trade, timeout=20)
         assert len(trade.fills) >= 2
