@@ -25,6 +25,8 @@ from typing import Any, TypeVar, dataclass_transform
 
 import platformdirs
 
+from ibtrader.core.orders.pricing import parse_chase, parse_policy
+
 APP_NAME = "ibtrader"
 ENV_PREFIX = "IBTRADER_"
 CONFIG_ENV = "IBTRADER_CONFIG"
@@ -162,7 +164,21 @@ class Settings:
     default_stop_pct: float = setting(2.0, low=0.05, high=50)  # when a signal has no stop/ATR
     stop_atr_multiple: float = setting(2.0, low=0.1, high=20)  # when it reports an ATR
     max_position_value: float = setting(25_000.0, low=0)  # per new position; 0 = no cap
+    # pre-trade risk (core/orders/risk.py); 0 switches a rule off; values in account money
+    max_order_quantity: float = setting(100_000.0, low=0)  # shares / contracts / FX units
+    max_order_value: float = setting(50_000.0, low=0)
+    max_position_value_per_symbol: float = setting(100_000.0, low=0)  # incl. working orders
+    max_gross_exposure: float = setting(250_000.0, low=0)
+    max_orders_per_minute: int = setting(30, low=0, high=10_000)
+    price_band_pct: float = setting(5.0, low=0, high=100)  # limit/stop vs last, like TWS
+    daily_loss_limit: float = setting(2_000.0, low=0)  # after it: only reducing orders
     decision_expiry_seconds: float = setting(300.0, low=1, high=86_400)
+    # price management (core/orders/pricing.py, stops.py); 0 / "" switches a rule off
+    limit_price_policy: str = setting("join", check=lambda v: str(parse_policy(v)))
+    limit_chase: str = setting("", check=lambda v: v and str(parse_chase(v)))  # 5:1:10:market
+    breakeven_r: float = setting(1.0, low=0, high=20)  # stop to break-even after this many R
+    breakeven_buffer_ticks: int = setting(1, low=0, high=1000)  # beyond the entry, for costs
+    trail_stop_atr_multiple: float = setting(0.0, low=0, high=20)  # trail the stop by N ATRs
     strategies_dir: Path = setting(derive=lambda s: s.data_dir / "strategies")
     journal_file: Path = setting(derive=lambda s: s.data_dir / "journal.sqlite")
     # "name" or "name:param=value;param=value", e.g. "sma_cross:fast=5;slow=30,supertrend"
