@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ibtrader.core.indicators.frames import HistoryBar
+
 COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -47,6 +49,13 @@ class BarSeries:
         """Columns time and OHLCV on a RangeIndex (what `compute_batch` wants)."""
         return pd.DataFrame(dict(zip(("time", *COLUMNS), self._arrays(), strict=True)),
                             copy=False)
+
+    def rows_at(self, index: np.ndarray) -> list[HistoryBar]:
+        """The bars numbered in `index`, gathered at once (a bar read column by column with
+        `ndarray.item` costs about four times as much)."""
+        columns = [a[index].tolist() for a in self._arrays()]
+        make = tuple.__new__  # each zip row is a whole HistoryBar already
+        return [make(HistoryBar, row) for row in zip(*columns, strict=True)]
 
     def bar_seconds(self) -> float:
         """The usual spacing of the bars (the median), 0 for fewer than two bars."""

@@ -23,6 +23,9 @@ from ibtrader.sim.matching import MatchingEngine, OrderFilled, OrderRejected, Si
 
 CLIENT_ID = 1
 EXIT_REASONS = {"STP": "stop", "LMT": "target"}  # by the closing order's type; else "signal"
+# builds a NamedTuple from a full tuple without the generated __new__'s extra call: the
+# broker makes two per trade
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,13 @@ class BarBroker:
         self.trades: list[Trade] = []
         self.rejections: list[str] = []
         self._open: _Open | None = None
+        # the open trade has (or had) stop/target orders in the engine: an attribute, not a
+        # property, as the loop asks on every bar it visits
+        self.has_exits = False
+        # orders are waiting to fill (in _pending or _market), so the next bar must be
+        # visited: kept up to date where those lists change, as the loop asks on every bar
+        self.busy = False
+        self._con_id = instrument.con_id
         self._next_id = 0
         self._pending: list[tuple[SimOrder, str]] = []  # placed, not filled yet: (order, role)
         self._staged_exits: list[SimOrder] = []  # the children of the entry in flight
@@ -91,18 +101,8 @@ class BarBroker:
     # ----- state --------------------------------------------------------------------------
     @property
     def position(self) -> float:
-        held = self.account.positions.get(self.instrument.con_id)
+        held = self.account.positions.get(self._con_id)
         return held.quantity if held is not None else 0.0
-
-    @property
-    def busy(self) -> bool:
-        """Orders are waiting to fill, so the next bar must go through the engine."""
-        return bool(self._pending or self._market)
-
-    @property
-    def has_exits(self) -> bool:
-        """The open trade has (or had) stop/target orders in the engine."""
-        return self._open is not None and bool(self._open.exits)
 
     def exit_levels(self) -> tuple[float | None, float | None]:
         """(stop, target) of the working exits of the open trade, None where there is none."""
@@ -118,13 +118,14 @@ class BarBroker:
 
     def equity(self, price: float) -> float:
         """Net liquidation with the position marked at `price`."""
-        held = self.account.positions.get(self.instrument.con_id)
+        account = self.account
+        held = account.positions.get(self._con_id)
         if held is None or not held.quantity:
-            return self.account.cash
+            return account.cash
         held.market_price = price
-        if held.is_future:
-            return self.account.net_liquidation()
-        return self.account.cash + held.quantity * price * held.multiplier
+        if held.sec_type == "FUT":
+            return account.net_liquidation()
+        return account.cash + held.quantity * price * held.multiplier
 
     # ----- orders -------------------------------------------------------------------------
     def close(self, now: float) -> None:
@@ -132,7 +133,8 @@ class BarBroker:
         quantity = self.position
         if not quantity:
             return
-        self._cancel_exits(now)
+        if self.has_exits:
+            self._cancel_exits(now)
         self._market_order("SELL" if quantity > 0 else "BUY", abs(quantity), "close", now)
 
     def open(self, side: str, quantity: float, now: float, stop: float | None = None,
@@ -168,12 +170,17 @@ class BarBroker:
     def fill_market(self, price: float, time: float, index: int) -> None:
         """Fill the lean market orders at `price` (a bar's open: they come first, as the
         engine's market orders do), each with its own commission."""
+        market = self._market
+        if not market:
+            return
         instrument, fee, apply_fill = self.instrument, self._fee, self.account.apply_fill
-        for side, quantity in self._market:
+        book = self._book
+        for side, quantity in market:
             commission = fee(instrument, quantity, price)
             realized = apply_fill(instrument, side, quantity, price, commission)
-            self._book("MKT", side, quantity, price, commission, realized, time, index)
-        self._market.clear()
+            book("MKT", side, quantity, price, commission, realized, time, index)
+        market.clear()
+        self.busy = bool(self._pending)
 
     def match(self, bar: Any, index: int) -> None:
         """Let the engine match its working orders against `bar` (number `index`)."""
@@ -183,6 +190,7 @@ class BarBroker:
                 self._book(event.order.order_type, x.side, x.shares, x.price,
                            x.commission, x.realized_pnl, x.time, index)
         self._pending = [(o, role) for o, role in self._pending if o.is_live]
+        self.busy = bool(self._pending or self._market)
 
     def on_bar(self, bar: Any, index: int) -> None:
         """Everything that trades on `bar`: lean market orders first, then the engine's."""
@@ -203,6 +211,7 @@ class BarBroker:
     def _market_order(self, action: str, quantity: float, role: str, now: float) -> None:
         if self.lean and not self._pending:
             self._market.append(("BOT" if action == "BUY" else "SLD", quantity))
+            self.busy = True
         else:
             self._send(self._order(action, quantity, "MKT", now), role, now)
 
@@ -218,6 +227,7 @@ class BarBroker:
             self._staged_exits.append(live)
         else:
             self._pending.append((live, role))
+            self.busy = True
             if role == "entry":
                 self._staged_exits = []
 
@@ -233,12 +243,15 @@ class BarBroker:
         closing it whole (bar fills are never partial, and entries never pyramid)."""
         opened = self._open
         if opened is None:
-            self._open = _Open(index, time, "long" if side == "BOT" else "short", shares,
-                               price, commission, exits=self._staged_exits)
+            exits = self._staged_exits
+            self._open = _new_tuple(_Open, (index, time, "long" if side == "BOT" else "short",
+                                            shares, price, commission, exits))
+            self.has_exits = bool(exits)
             self._staged_exits = []
             return
-        reason = EXIT_REASONS.get(order_type, "signal")
-        self.trades.append(Trade(opened.bar, index, opened.time, time, opened.side,
-                                 opened.size, opened.price, price, realized,
-                                 opened.commission + commission, reason))
+        bar, opened_at, opened_side, size, entry, entry_commission, _ = opened
+        self.trades.append(_new_tuple(Trade, (
+            bar, index, opened_at, time, opened_side, size, entry, price, realized,
+            entry_commission + commission, EXIT_REASONS.get(order_type, "signal"))))
         self._open = None
+        self.has_exits = False

@@ -30,10 +30,13 @@ VALUE_TYPES: dict[str, type[NamedTuple]] = {
     "supertrend": SuperTrendValue,
 }
 INT_FIELDS = {"supertrend": ("direction",)}  # incremental values hold ints there
+# per indicator: name, values on some bars, values on the bar before each
+Gathered = list[tuple[str, list[Any], list[Any]]]
 
 
 class IndicatorFeed:
-    """Indicator values by bar: `values_at(i)` is what `ctx.values` holds on bar i.
+    """Indicator values by bar: `values_pair(i)` is what `ctx.values` and `ctx.prev`
+    hold on bar i; `gather` reads them for many bars at once.
 
     Batch results stay numpy columns (`arrays`, NaN while warming up) for indicators of
     one value, read bar by bar only where the runner stops; indicators of several values
@@ -57,20 +60,48 @@ class IndicatorFeed:
                 self.arrays[name], self.warm[name] = found
             else:
                 self.tuples[name] = found[0]
+        # (name, column, warm-up) read together: values_pair runs on every visited bar
+        self._columns = [(name, array, self.warm[name]) for name, array in self.arrays.items()]
 
     @property
     def vectorised(self) -> bool:
         """True when nothing needs feeding bar by bar (so bars may be skipped)."""
         return not self.live
 
-    def values_at(self, i: int) -> dict[str, Any]:
-        """The batch indicators' values on bar i (None before the first; i may be -1)."""
-        values: dict[str, Any] = {}
-        for name, array in self.arrays.items():
-            values[name] = array.item(i) if i >= self.warm[name] else None
+    def gather(self, bars: np.ndarray) -> Gathered:
+        """Per indicator: its values on the sorted bar numbers `bars` and on the bar before
+        each, as `values_pair` gives them, gathered at once for the bars a run will visit."""
+        found: Gathered = []
+        for name, array, warm in self._columns:
+            values, prev = array[bars].tolist(), array[bars - 1].tolist()
+            cold = int(np.searchsorted(bars, warm))  # bars before the first value
+            values[:cold] = [None] * cold
+            cold = int(np.searchsorted(bars, warm + 1))  # ...whose bar before has none
+            prev[:cold] = [None] * cold
+            found.append((name, values, prev))
         for name, column in self.tuples.items():
-            values[name] = column[i] if i >= 0 else None
-        return values
+            found.append((name, [column[i] for i in bars.tolist()],
+                          [column[i - 1] if i >= 1 else None for i in bars.tolist()]))
+        return found
+
+    def values_pair(self, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The batch indicators' values on bar i and on bar i - 1 (None before an
+        indicator's first value): what `ctx.values` and `ctx.prev` hold on bar i."""
+        values: dict[str, Any] = {}
+        prev: dict[str, Any] = {}
+        before = i - 1
+        for name, array, warm in self._columns:
+            if before >= warm:
+                values[name] = array.item(i)
+                prev[name] = array.item(before)
+            else:
+                values[name] = array.item(i) if i >= warm else None
+                prev[name] = None
+        if self.tuples:
+            for name, column in self.tuples.items():
+                values[name] = column[i] if i >= 0 else None
+                prev[name] = column[before] if before >= 0 else None
+        return values, prev
 
 
 def batch_values(indicator: Any,

@@ -216,3 +216,69 @@ def test_any_fill_sequence_keeps_the_books_consistent(fills, mark):
     _, unrealized, realized = account.pnl()
     net_liq = account.values()["NetLiquidation"]
     assert net_liq == pytest.approx(CASH + unrealized + realized, rel=1e-9, abs=1e-4)
+
+
+def test_a_futures_flip_settles_the_close_in_cash_and_splits_the_commission(account):
+    account.apply_fill(FUTURE, "BUY", 2, 100.0, 2.0)
+    realized = account.apply_fill(FUTURE, "SELL", 3, 110.0, 3.0)
+    # closing 2 of 3 takes 2.0 of the commission: 2 * (110 - 100.02) * 50 - 2.0
+    assert realized == pytest.approx(996.0)
+    position = account.positions[FUTURE.con_id]
+    assert position.quantity == -1 and position.realized_pnl == pytest.approx(996.0)
+    assert position.avg_cost == pytest.approx(110.0 - 1.0 / 50)  # the short's 1.0 inside
+    assert position.avg_price == 110.0
+    # cash: both commissions, plus the close settled on the raw prices 2 * 10 * 50
+    assert account.cash == pytest.approx(CASH - 2.0 - 3.0 + 1_000.0)
+
+
+class Books:
+    """The bookkeeping spelled out step by step (close what the fill closes, then open the
+    rest), as a model for the flat `apply_fill` to agree with to the last bit."""
+
+    def __init__(self) -> None:
+        self.cash = CASH
+        self.rows: dict[int, list[float]] = {}  # quantity, avg_cost, avg_price, realized
+
+    def fill(self, instrument, side, quantity, price, commission) -> float:
+        sign = 1 if side in ("BOT", "BUY") else -1
+        row = self.rows.setdefault(instrument.con_id, [0.0, 0.0, 0.0, 0.0])
+        mult, future = instrument.multiplier, instrument.sec_type == "FUT"
+        closing = min(quantity, abs(row[0])) if row[0] * sign < 0 else 0.0
+        close_fee = commission * closing / quantity
+        realized = 0.0
+        if closing > 1e-9:
+            way = 1 if row[0] > 0 else -1
+            realized = way * closing * (price - row[1]) * mult - close_fee
+            if future:
+                self.cash += way * closing * (price - row[2]) * mult
+            row[0] -= way * closing
+            row[3] += realized
+            if abs(row[0]) <= 1e-9:
+                row[0] = row[1] = row[2] = 0.0
+        opening = quantity - closing
+        if opening > 1e-9:
+            unit_cost = price + sign * (commission - close_fee) / (opening * mult)
+            held = abs(row[0])
+            row[1] = (held * row[1] + opening * unit_cost) / (held + opening)
+            row[2] = (held * row[2] + opening * price) / (held + opening)
+            row[0] += sign * opening
+        self.cash -= commission if future else sign * quantity * price * mult + commission
+        return realized
+
+
+model_fill = st.tuples(
+    st.sampled_from([STOCK, FUTURE, FX]), st.sampled_from(["BOT", "SLD", "BUY", "SELL"]),
+    st.one_of(st.integers(1, 500), st.floats(0.001, 500.0)), st.floats(0.5, 200.0),
+    st.floats(0.0, 5.0))
+
+
+@given(st.lists(model_fill, max_size=40))
+def test_every_fill_books_exactly_what_the_step_by_step_model_books(fills):
+    account, model = PaperAccount("DU1", cash=CASH), Books()
+    for fill in fills:
+        assert account.apply_fill(*fill) == model.fill(*fill)
+        assert account.cash == model.cash
+    for con_id, (quantity, avg_cost, avg_price, realized) in model.rows.items():
+        p = account.positions[con_id]
+        assert (p.quantity, p.avg_cost, p.avg_price, p.realized_pnl) == (
+            quantity, avg_cost, avg_price, realized)
