@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ibtrader.adapters.ib import ConnectionConfig, IBBroker
-from ibtrader.adapters.journal import SqliteJournal
+from ibtrader.adapters.journal import SqliteJournal, SqliteOrderJournal
 from ibtrader.adapters.objects import FolderObjectStore
 from ibtrader.adapters.objects.parquet_bars import ParquetBarStore
 from ibtrader.core.broker import MarketDataPort
 from ibtrader.core.ports import AccountPort, BarSource, OrderSubmissionPort
 from ibtrader.services.history_cache import HistoryCache
 from ibtrader.services.market_data import MarketDataService, parse_lookback
+from ibtrader.services.order_manager import OrderManager
 from ibtrader.services.trading_engine import TradingEngine
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class Engine:
     trading: TradingEngine
     journal: SqliteJournal
     subscribed: asyncio.Task[object]  # qualify + backfill + stream of the symbols
+    orders: OrderManager | None = None  # the engine's order port, unless one was given
 
 
 @contextlib.asynccontextmanager
@@ -122,19 +124,59 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
     symbols = tuple(settings.watchlist if symbols is None else symbols)
     async with open_broker(settings) as broker:
         market = market_data_service(settings, broker.market_data)
-        journal = SqliteJournal(settings.journal_file)
+        journal = SqliteOrderJournal(settings.journal_file)
+        manager = None
+        if orders is None:  # the order manager carries accepted decisions to the broker
+            manager = order_manager(settings, broker, journal)
+            orders = manager
         trading = TradingEngine(market, journal, broker.account, orders, settings,
                                 symbols=symbols, strategies=strategies,
                                 instruments=market.instruments)
+        if manager is not None:
+            manager.auto_trade_disabled += lambda _why: disable_auto_trade(trading)
         try:
+            if manager is not None:
+                await manager.start()
             await trading.start()
             subscribed = asyncio.create_task(market.subscribe(symbols), name="subscribe")
             try:
-                yield Engine(broker, market, trading, journal, subscribed)
+                yield Engine(broker, market, trading, journal, subscribed, manager)
             finally:
                 subscribed.cancel()
                 await asyncio.gather(subscribed, return_exceptions=True)
                 await trading.stop()
                 await market.stop()
         finally:
+            if manager is not None:
+                await manager.stop()  # open orders stay at the broker
+            journal.close()
+
+
+def order_manager(settings: Settings, broker: IBBroker,
+                  journal: SqliteOrderJournal) -> OrderManager:
+    """The order manager over the broker's order port, its quotes and the journal; it
+    reconciles again whenever the broker's connection comes back."""
+    return OrderManager(broker.orders, broker.market_data, journal, settings,
+                        account=broker.account, connection=broker)
+
+
+def disable_auto_trade(trading: TradingEngine) -> None:
+    # the kill switch: every strategy stops trading by itself until a trader turns it on
+    for status in trading.status():
+        if status.auto_trade:
+            trading.set_auto_trade(status.name, False)
+
+
+@contextlib.asynccontextmanager
+async def open_order_manager(settings: Settings) -> AsyncIterator[OrderManager]:
+    """Broker, journal and a started order manager (for `ibtrader orders` and scripts);
+    on exit the manager stops (open orders stay at the broker) and the journal closes."""
+    async with open_broker(settings) as broker:
+        journal = SqliteOrderJournal(settings.journal_file)
+        manager = order_manager(settings, broker, journal)
+        try:
+            await manager.start()
+            yield manager
+        finally:
+            await manager.stop()
             journal.close()

@@ -18,6 +18,7 @@ COMMAND_MODULES: dict[str, str] = {
     "fault": "ibtrader.commands.fault",
     "quotes": "ibtrader.commands.quotes",
     "signals": "ibtrader.commands.signals",
+    "orders": "ibtrader.commands.orders",
     "bench": "ibtrader.commands.bench",
     "backtest": "ibtrader.commands.backtest",
 }

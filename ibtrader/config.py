@@ -179,6 +179,9 @@ class Settings:
     breakeven_r: float = setting(1.0, low=0, high=20)  # stop to break-even after this many R
     breakeven_buffer_ticks: int = setting(1, low=0, high=1000)  # beyond the entry, for costs
     trail_stop_atr_multiple: float = setting(0.0, low=0, high=20)  # trail the stop by N ATRs
+    stop_atr_period: int = setting(14, low=1, high=500)  # ATR of 5-second bars for the trail
+    order_resend_unsent_within: float = setting(0.0, low=0, high=60)  # s; 0: never re-send
+    order_quote_timeout: float = setting(3.0, low=0.1, high=60)  # wait for a first quote
     strategies_dir: Path = setting(derive=lambda s: s.data_dir / "strategies")
     journal_file: Path = setting(derive=lambda s: s.data_dir / "journal.sqlite")
     # "name" or "name:param=value;param=value", e.g. "sma_cross:fast=5;slow=30,supertrend"

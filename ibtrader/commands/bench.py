@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="updates per indicator in its bench (0: skip it)")
     en.add_argument("--json", action="store_true", help="print the result as JSON")
     en.set_defaults(handler=run_engine)
+    od = benches.add_parser("orders", help="order round trips (submit -> acknowledged -> "
+                                           "filled) through the app vs bare ib_async")
+    od.add_argument("--orders", type=_positive, default=200,
+                    help="orders of each kind (market, marketable limit) per client (200)")
+    od.add_argument("--json", action="store_true", help="print the result as JSON")
+    od.set_defaults(handler=run_orders)
 
 
 def _positive(text: str) -> int:
@@ -95,5 +101,15 @@ def run_engine(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ibtrader bench engine: {exc}", file=sys.stderr)
         return 2
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
+
+
+def run_orders(args: argparse.Namespace) -> int:
+    import sys
+
+    from ibtrader.benchmarks.orders import run_orders_bench
+
+    result = run_orders_bench(args.orders, progress=lambda text: print(text, file=sys.stderr))
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0

@@ -16,7 +16,10 @@ from ibtrader.core.events import Event
 from ibtrader.core.market import Bar
 
 if TYPE_CHECKING:
+    from ibtrader.core.broker import BrokerFill
     from ibtrader.core.decisions import Decision, DecisionState, SignalRecord
+    from ibtrader.core.orders.lifecycle import Order, OrderEvent
+    from ibtrader.core.orders.request import OrderRequest
 
 
 # --- trading engine: what it consumes ------------------------------------------------------
@@ -83,6 +86,24 @@ class SignalJournal(Protocol):
     def decisions(self, state: DecisionState | None = None,
                   limit: int = 100) -> list[Decision]: ...
     def close(self) -> None: ...
+
+
+# --- order manager: its write-ahead journal -------------------------------------------------
+
+class OrderJournal(Protocol):
+    """Orders, their append-only events, executions and refusals. Each call is committed
+    when it returns (or at the end of an `atomic()` block): the order manager saves an
+    order before it sends it, and every broker report before it acts on it."""
+
+    def atomic(self) -> AbstractContextManager[object]: ...
+    def save_order(self, order: Order, events: Sequence[OrderEvent] = ()) -> None: ...
+    def record_execution(self, fill: BrokerFill, client_key: str) -> None: ...
+    def record_refusal(self, request: OrderRequest, problems: Sequence[tuple[str, str]],
+                       now: float) -> None: ...
+    def load_orders(self, open_only: bool = False) -> list[Order]: ...
+    def executions(self, since: float = 0.0) -> list[BrokerFill]: ...
+    def last_execution_time(self) -> float: ...
+    def order_events(self, client_key: str) -> list[OrderEvent]: ...
 
 
 # --- object store: chart images, the market-data cache ---------------------------------------

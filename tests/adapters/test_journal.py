@@ -116,12 +116,12 @@ def test_reopen_keeps_everything_and_does_not_migrate_twice(tmp_path):
         record = a_signal()
         j.record_signal(record)
         j.record_decision(a_decision(record))
-        assert j.schema_version == LATEST == 1
+        assert j.schema_version == LATEST == 2  # 2: the order side (issue 4)
     with SqliteJournal(path) as j:
         assert j.schema_version == LATEST
         assert [r.id for r in j.signals()] == [record.id] and len(j.decisions()) == 1
     db = sqlite3.connect(path)
-    assert db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (1,)
+    assert db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (LATEST,)
     db.close()
 
 

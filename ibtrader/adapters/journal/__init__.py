@@ -1,5 +1,6 @@
 """The journal: the local record of everything the app decided and did (SQLite, WAL)."""
 
+from .orders import SqliteOrderJournal
 from .sqlite import JournalError, SqliteJournal
 
-__all__ = ["JournalError", "SqliteJournal"]
+__all__ = ["JournalError", "SqliteJournal", "SqliteOrderJournal"]

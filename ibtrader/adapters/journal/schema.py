@@ -65,6 +65,73 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         CREATE INDEX decision_events_decision ON decision_events (decision_id, seq);
     """),
+    (2, "orders, order events and executions", """
+        -- one row per order (a bracket's legs are orders of their own, naming their entry
+        -- in parent_key); written before the order is sent, updated on every change
+        CREATE TABLE orders (
+            client_key   TEXT PRIMARY KEY,   -- our order ref, echoed by the broker
+            created      REAL NOT NULL,
+            updated      REAL NOT NULL,
+            symbol       TEXT NOT NULL,
+            side         TEXT NOT NULL,
+            quantity     REAL NOT NULL,
+            order_type   TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            request_json TEXT NOT NULL,      -- the whole request, as sent (or last modified)
+            broker_id    INTEGER NOT NULL,
+            perm_id      INTEGER NOT NULL,
+            filled       REAL NOT NULL,
+            avg_price    REAL,
+            commission   REAL NOT NULL,
+            parent_key   TEXT NOT NULL,
+            decision_id  TEXT NOT NULL,
+            source       TEXT NOT NULL,
+            adopted      INTEGER NOT NULL,   -- 1: placed outside the app, adopted
+            last_error   TEXT NOT NULL
+        );
+        CREATE INDEX orders_state ON orders (state, created);
+        CREATE INDEX orders_decision ON orders (decision_id);
+
+        -- append-only: every change of every order, in order
+        CREATE TABLE order_events (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            client_key   TEXT NOT NULL REFERENCES orders (client_key),
+            time         REAL NOT NULL,
+            kind         TEXT NOT NULL,
+            state_before TEXT NOT NULL,
+            state_after  TEXT NOT NULL,
+            detail_json  TEXT NOT NULL
+        );
+        CREATE INDEX order_events_key ON order_events (client_key, seq);
+
+        -- every execution once (its commission filled in when reported)
+        CREATE TABLE executions (
+            exec_id      TEXT PRIMARY KEY,
+            client_key   TEXT NOT NULL,      -- '' for another client's order we never adopted
+            broker_id    INTEGER NOT NULL,
+            perm_id      INTEGER NOT NULL,
+            symbol       TEXT NOT NULL,
+            side         TEXT NOT NULL,
+            quantity     REAL NOT NULL,
+            price        REAL NOT NULL,
+            time         REAL NOT NULL,
+            commission   REAL,
+            realized_pnl REAL
+        );
+        CREATE INDEX executions_time ON executions (time);
+        CREATE INDEX executions_key ON executions (client_key);
+
+        -- requests refused before anything was sent (validation, pricing, risk)
+        CREATE TABLE order_refusals (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            time         REAL NOT NULL,
+            client_key   TEXT NOT NULL,
+            symbol       TEXT NOT NULL,
+            request_json TEXT NOT NULL,
+            problems_json TEXT NOT NULL      -- [[code, message], ...]
+        );
+        CREATE INDEX order_refusals_time ON order_refusals (time);
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]
