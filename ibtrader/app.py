@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ibtrader import runtime_gc
 from ibtrader.adapters.ib import ConnectionConfig, IBBroker
 from ibtrader.adapters.journal import SqliteJournal, SqliteOrderJournal
 from ibtrader.adapters.objects import FolderObjectStore
@@ -138,7 +139,8 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
             if manager is not None:
                 await manager.start()
             await trading.start()
-            subscribed = asyncio.create_task(market.subscribe(symbols), name="subscribe")
+            subscribed = asyncio.create_task(_subscribe_then_settle(market, symbols),
+                                             name="subscribe")
             try:
                 yield Engine(broker, market, trading, journal, subscribed, manager)
             finally:
@@ -150,6 +152,14 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
             if manager is not None:
                 await manager.stop()  # open orders stay at the broker
             journal.close()
+
+
+async def _subscribe_then_settle(market: MarketDataService, symbols: Sequence[str]) -> object:
+    """Subscribe, then settle the heap: history and warm strategies live as long as the
+    app, so the collector stops walking them (see runtime_gc) before live data flows."""
+    found = await market.subscribe(symbols)
+    log.info("%s", runtime_gc.settle().describe())
+    return found
 
 
 def order_manager(settings: Settings, broker: IBBroker,

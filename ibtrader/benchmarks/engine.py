@@ -20,6 +20,13 @@ them; and 1, a lone tick. Garbage-collector pauses during each run are counted, 
 make most of the tail. The account is a fixed snapshot (flat, no
 positions): both paths then see the same positions and must give the same signals.
 
+The garbage collector runs under the app's policy (`ibtrader.runtime_gc.settle`: once
+the strategies are warm, one collection, the survivors frozen, a higher young threshold),
+applied in each run at the point the app applies it; `gc_policy=None` keeps CPython's
+defaults, to compare. Batches that close bars are timed whole ("close bursts"): at a
+minute boundary that is every symbol's close back to back, which bounds the latency of
+the last signal in the batch from below.
+
 Strategies (on "1 min" bars, warmed from seeded history so they can signal at once):
 sma_cross (2 indicators), macd_cross (1), rsi_reversion (RSI + ATR): 5 per symbol.
 Quotes are pre-generated before any timing: a seeded random walk per symbol, ~4 quotes a
@@ -49,6 +56,7 @@ from ibtrader.core.bars import DEFAULT_BAR_SIZES, BarAggregator
 from ibtrader.core.events import Event
 from ibtrader.core.market import Bar, Quote
 from ibtrader.core.ports import AccountSnapshot
+from ibtrader.runtime_gc import DEFAULT_POLICY, GcPolicy, Settled, restore, settle
 
 GOAL_TICKS_PER_S = 200_000
 GOAL_P99_US = 100.0
@@ -135,6 +143,7 @@ class QuoteFeed:
         self.history_ready: Event[[str]] = Event("history_ready")
         self.batch_ns = 0
         self.closed = 0  # bars of BAR_SIZE closed
+        self.bursts: list[tuple[int, int]] = []  # (ns, bars closed) of batches closing bars
         self._aggregators: dict[str, BarAggregator] = {}
         for symbol in market.symbols:
             agg = BarAggregator(symbol, DEFAULT_BAR_SIZES, time_zone=TIME_ZONE)
@@ -157,6 +166,7 @@ class QuoteFeed:
 
     def on_quotes(self, quotes: list[Quote]) -> None:
         self.batch_ns = time.perf_counter_ns()
+        closed_before = self.closed
         aggregators = self._aggregators
         touched: dict[str, BarAggregator] = {}
         for quote in quotes:
@@ -169,6 +179,9 @@ class QuoteFeed:
                 for size in agg.bar_sizes:
                     if (bar := agg.forming(size)) is not None:
                         emit(agg.symbol, size, bar)
+        if self.closed != closed_before:
+            self.bursts.append((time.perf_counter_ns() - self.batch_ns,
+                                self.closed - closed_before))
 
 
 class FlatAccount:
@@ -220,6 +233,7 @@ class PathResult:
     latency_us: dict[str, float | None]  # p50, p99, max over the signals of all runs
     latency_samples: int
     gc: dict[str, float]  # collections, total_ms, max_ms over all runs
+    bursts: dict[str, float | None]  # batches that closed bars: their size and duration
 
     @property
     def ticks_ok(self) -> bool:
@@ -239,7 +253,17 @@ class PathResult:
             f"{_verdict(self.p99_ok)}  max {_us(lat['max'])}",
             f"          at {self.latency_at}; {self.latency_samples} samples; GC "
             f"{gcs['collections']:.0f} pauses, longest {gcs['max_ms']:.2f} ms",
+            _burst_line(self.bursts, "" if self.name == "runners" else
+                        ", their signals decided and journalled"),
         ]
+
+
+def _burst_line(b: dict[str, float | None], extra: str) -> str:
+    if not b["batches"]:
+        return "          no batch closed a bar"
+    return (f"          close bursts: a batch closing {b['closes']:.0f} bar(s) takes "
+            f"{_us(b['p50_us'])} p50, {_us(b['p99_us'])} p99 = {_us(b['per_close_us'])} "
+            f"per close (3 strategies each{extra}), over {b['batches']:.0f} batches")
 
 
 @dataclass
@@ -261,6 +285,7 @@ class EngineBench:
     journalled: int  # signals found in the last engine run's journal
     same_signals: bool  # every run of both paths gave the same signals
     indicators: list[dict[str, Any]] = field(default_factory=list)
+    gc_policy: str = ""  # what the runs did about the garbage collector
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -278,7 +303,8 @@ class EngineBench:
                f"{BAR_SIZE} bars), {self.ticks:,} ticks ({self.market_seconds / 60:.0f} market "
                f"minutes), best of {self.repeat}; latency from the batch handed in",
                "  runners: ticks -> bars -> indicators -> strategies; engine: the same, then "
-               "decision -> journal commit -> signal_emitted"]
+               "decision -> journal commit -> signal_emitted",
+               f"  {self.gc_policy}"]
         for result in self.results:
             out.append(f"batches of {result.batch} quote{'s' if result.batch > 1 else ''}")
             out += result.runners.lines() + result.engine.lines()
@@ -321,10 +347,12 @@ class _Run:
     latencies: list[int]
     bars_closed: int
     gc: GcPauses
+    bursts: list[tuple[int, int]]
+    settled: Settled | None
     journalled: int = 0
 
 
-def _runner_run(market: Market, batches: list[list[Quote]]) -> _Run:
+def _runner_run(market: Market, batches: list[list[Quote]], policy: GcPolicy | None) -> _Run:
     """Strategy runners fed as the engine's `_on_bar_closed` feeds them, no journal."""
     from ibtrader.core.strategies import load_strategy
     from ibtrader.core.strategy_runner import StrategyRunner
@@ -359,15 +387,21 @@ def _runner_run(market: Market, batches: list[list[Quote]]) -> _Run:
 
     feed.bar_closed += on_bar_closed
     on_quotes = feed.on_quotes
-    with GcPauses() as pauses:
-        start = time.perf_counter()
-        for batch in batches:
-            on_quotes(batch)
-        seconds = time.perf_counter() - start
-    return _Run(seconds, signals, latencies, feed.closed, pauses)
+    settled = settle(policy) if policy else None  # the strategies are warm: as the app
+    try:
+        with GcPauses() as pauses:
+            start = time.perf_counter()
+            for batch in batches:
+                on_quotes(batch)
+            seconds = time.perf_counter() - start
+    finally:
+        if settled:
+            restore(settled)
+    return _Run(seconds, signals, latencies, feed.closed, pauses, feed.bursts, settled)
 
 
-async def _engine_run(market: Market, batches: list[list[Quote]], folder: Path) -> _Run:
+async def _engine_run(market: Market, batches: list[list[Quote]], folder: Path,
+                      policy: GcPolicy | None) -> _Run:
     """The real TradingEngine over the feed, journalling to SQLite in `folder`."""
     from ibtrader.adapters.journal import SqliteJournal
     from ibtrader.config import Settings
@@ -389,8 +423,10 @@ async def _engine_run(market: Market, batches: list[list[Quote]], folder: Path) 
 
     engine.signal_emitted += on_signal
     await engine.start()
+    settled = None
     try:
         feed.announce()
+        settled = settle(policy) if policy else None  # warm now: where the app settles
         on_quotes = feed.on_quotes
         with GcPauses() as pauses:
             start = time.perf_counter()
@@ -400,11 +436,14 @@ async def _engine_run(market: Market, batches: list[list[Quote]], folder: Path) 
                 await asyncio.sleep(0)
             seconds = time.perf_counter() - start
     finally:
+        if settled:
+            restore(settled)
         await engine.stop()
         journal.close()
     with sqlite3.connect(settings.journal_file) as db:
         journalled = db.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
-    return _Run(seconds, signals, latencies, feed.closed, pauses, journalled)
+    return _Run(seconds, signals, latencies, feed.closed, pauses, feed.bursts, settled,
+                journalled)
 
 
 def _path(name: str, at: str, runs: list[_Run], ticks: int) -> PathResult:
@@ -414,19 +453,34 @@ def _path(name: str, at: str, runs: list[_Run], ticks: int) -> PathResult:
            "total_ms": round(sum(r.gc.total_ns for r in runs) / 1e6, 2),
            "max_ms": round(max(r.gc.max_ns for r in runs) / 1e6, 2)}
     return PathResult(name, at, round(best, 4), round(ticks / best), len(runs[0].signals),
-                      runs[0].bars_closed, _percentiles(lat), len(lat), gcs)
+                      runs[0].bars_closed, _percentiles(lat), len(lat), gcs,
+                      _bursts([b for r in runs for b in r.bursts]))
 
 
-def _measure(market: Market, batch: int, repeat: int,
+def _bursts(bursts: list[tuple[int, int]]) -> dict[str, float | None]:
+    """Batches that closed the most bars (a minute boundary: every symbol at once)."""
+    if not bursts:
+        return {"batches": 0, "closes": None, "p50_us": None, "p99_us": None,
+                "per_close_us": None}
+    most = max(n for _, n in bursts)
+    full = [ns for ns, n in bursts if n == most]
+    lat = _percentiles(full)
+    p50 = lat["p50"]
+    return {"batches": len(full), "closes": most, "p50_us": p50, "p99_us": lat["p99"],
+            "per_close_us": None if p50 is None else round(p50 / most, 1)}
+
+
+def _measure(market: Market, batch: int, repeat: int, policy: GcPolicy | None,
              say: Callable[[str], None]) -> tuple[BatchResult, list[_Run]]:
     batches = market.batched(batch)
     runner_runs, engine_runs = [], []
     for i in range(repeat):
         say(f"batches of {batch}, run {i + 1}/{repeat}: runners")
-        runner_runs.append(_runner_run(market, batches))
+        runner_runs.append(_runner_run(market, batches, policy))
         say(f"batches of {batch}, run {i + 1}/{repeat}: engine")
         with tempfile.TemporaryDirectory(prefix="ibtrader-bench-") as folder:
-            engine_runs.append(asyncio.run(_engine_run(market, batches, Path(folder))))
+            engine_runs.append(asyncio.run(_engine_run(market, batches, Path(folder),
+                                                       policy)))
     n = market.ticks
     result = BatchResult(
         batch,
@@ -439,11 +493,13 @@ def _measure(market: Market, batch: int, repeat: int,
 def run_engine_bench(symbols: int = 100, seconds: float = 2_400.0, *, ticks: int | None = None,
                      batches: Sequence[int] = (100, 1), repeat: int = 3, seed: int = 11,
                      indicator_updates: int = 200_000, recomputes: int = 300,
-                     progress: Callable[[str], None] | None = None) -> EngineBench:
+                     progress: Callable[[str], None] | None = None,
+                     gc_policy: GcPolicy | None = DEFAULT_POLICY) -> EngineBench:
     """Run both paths `repeat` times per batch size over the same pre-generated quotes,
     then the per-indicator bench (skipped when `indicator_updates` is 0). `ticks`, when
     given, sets the market time: ticks / (symbols x 4 quotes a second). Throughput is
-    judged on the first batch size."""
+    judged on the first batch size. `gc_policy` is settled in each run once its
+    strategies are warm (None: CPython's default collector settings throughout)."""
     if symbols < 1:
         raise ValueError(f"--symbols must be at least 1, got {symbols}")
     if ticks is not None:
@@ -466,7 +522,7 @@ def run_engine_bench(symbols: int = 100, seconds: float = 2_400.0, *, ticks: int
     gc.freeze()
     try:
         for batch in dict.fromkeys(batches):
-            result, done = _measure(market, batch, repeat, say)
+            result, done = _measure(market, batch, repeat, gc_policy, say)
             results.append(result)
             runs += done
     finally:
@@ -484,7 +540,15 @@ def run_engine_bench(symbols: int = 100, seconds: float = 2_400.0, *, ticks: int
         indicators_per_symbol=_indicator_count(), results=results,
         journalled=runs[-1].journalled, same_signals=all(r.signals == runs[0].signals
                                                          for r in runs),
-        indicators=rows)
+        indicators=rows, gc_policy=_policy_text(runs, gc_policy))
+
+
+def _policy_text(runs: list[_Run], policy: GcPolicy | None) -> str:
+    if policy is None:
+        return f"GC: CPython defaults {gc.get_threshold()}, nothing frozen after warm-up"
+    frozen = max((r.settled.frozen for r in runs if r.settled), default=0)
+    return (f"GC: app policy, settled after warm-up (collect, freeze ~{frozen:,} objects, "
+            f"thresholds ({policy.gen0}, {policy.gen1}, {policy.gen2}))")
 
 
 def _indicator_count() -> int:

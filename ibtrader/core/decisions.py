@@ -15,9 +15,10 @@ A decision's life (`TRANSITIONS` is the whole table; anything else is a bug):
 from __future__ import annotations
 
 import math
-import secrets
+import os
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -57,10 +58,18 @@ class DecisionError(ValueError):
     """A command a decision cannot take: an impossible transition, an unknown id."""
 
 
+# Ids need uniqueness, not secrecy: a generator seeded once from the OS draws the random
+# part without a system call per id (~0.5 us instead of ~0.8-1.1 us on the signal's
+# path). A forked child is reseeded, or parent and child would draw the same ids.
+_ids = random.Random(os.urandom(16))
+_random_bits = _ids.getrandbits
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(16)))
+
+
 def new_id(now: float) -> str:
     """A 26-character id that sorts by creation time: 12 hex digits of milliseconds since
     the epoch, then 14 random ones (56 bits: no collision in a trader's lifetime)."""
-    return f"{int(now * 1000):012x}{secrets.token_hex(7)}"
+    return f"{int(now * 1000):012x}{_random_bits(56):014x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +122,12 @@ class Decision:
         if state not in TRANSITIONS[self.state]:
             raise DecisionError(f"decision {self.id} is {self.state.value}: it cannot become "
                                 f"{state.value}")
-        return replace(self, state=state, updated=at, reason=reason or self.reason,
-                       refusal_code=refusal_code or self.refusal_code,
-                       expires=self.expires if state is S.PENDING else None)
+        # every field spelled out: dataclasses.replace costs ~5 us on 19 fields
+        return Decision(self.id, self.signal_id, self.strategy, self.symbol, state,
+                        self.created, at, self.side, self.action, self.quantity, self.closes,
+                        self.entry_price, self.stop, self.target, self.risk_amount,
+                        reason or self.reason, refusal_code or self.refusal_code,
+                        self.expires if state is S.PENDING else None, self.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,49 +146,60 @@ class DecisionContext:
 
 def decide(record: SignalRecord, ctx: DecisionContext, rules: SizingRules, now: float,
            decision_id: str | None = None) -> Decision:
-    """The decision for one signal: pending (or accepted, with auto-trade), or refused."""
-    signal = record.signal
-    base = Decision(decision_id or new_id(now), record.id, record.strategy, signal.symbol,
-                    S.PENDING, now, now)
+    """The decision for one signal: pending (or accepted, with auto-trade), or refused.
 
-    def refused(refusal: Refusal, **extra: Any) -> Decision:
-        return replace(base, state=S.REFUSED, reason=refusal.message,
-                       refusal_code=refusal.code, **extra)
+    Every outcome is built as one Decision with all its fields: a frozen dataclass of 19
+    fields costs ~3 us per construction, so no chain of `replace` on the signal's path."""
+    signal = record.signal
+    symbol = signal.symbol
+    decision_id = decision_id or new_id(now)
+
+    def refused(refusal: Refusal, side: str = "", entry_price: float = math.nan) -> Decision:
+        return Decision(decision_id, record.id, record.strategy, symbol, S.REFUSED, now, now,
+                        side=side, entry_price=entry_price, reason=refusal.message,
+                        refusal_code=refusal.code)
 
     if not ctx.enabled:
         return refused(Refusal(STRATEGY_DISABLED, f"strategy {record.strategy} is disabled "
-                                                  f"for {signal.symbol}"))
+                                                  f"for {symbol}"))
     position = ctx.position
+    held = abs(position)
     if signal.side == "exit":
         if position == 0:
             return refused(Refusal(NOTHING_TO_EXIT, f"exit signal but no position in "
-                                                    f"{signal.symbol}"))
-        made = replace(base, side="sell" if position > 0 else "buy", action="close",
-                       quantity=abs(position), closes=abs(position), entry_price=ctx.price)
+                                                    f"{symbol}"))
+        made: dict[str, Any] = {"side": "sell" if position > 0 else "buy", "action": "close",
+                                "quantity": held, "closes": held, "entry_price": ctx.price}
     else:
-        sign = 1 if signal.side == "buy" else -1
+        side = signal.side
+        sign = 1 if side == "buy" else -1
         if position * sign > 0:
             way = "long" if sign > 0 else "short"
-            return refused(Refusal(ALREADY_POSITIONED, f"already {way} {abs(position):g} "
-                                                       f"{signal.symbol}"), side=signal.side)
-        sizing = size_entry(signal.side, ctx.price, ctx.equity, ctx.buying_power, rules,
+            return refused(Refusal(ALREADY_POSITIONED, f"already {way} {held:g} {symbol}"),
+                           side=side)
+        sizing = size_entry(side, ctx.price, ctx.equity, ctx.buying_power, rules,
                             stop=signal.stop, target=signal.target, values=signal.values)
         if isinstance(sizing, Refusal):
-            return refused(sizing, side=signal.side, entry_price=ctx.price)
-        made = _entry(base, signal.side, abs(position), sizing)
+            return refused(sizing, side=side, entry_price=ctx.price)
+        made = _entry(side, held, sizing)
     if not ctx.auto_trade:
-        return replace(made, expires=now + ctx.ttl)
+        return Decision(decision_id, record.id, record.strategy, symbol, S.PENDING, now, now,
+                        expires=now + ctx.ttl, **made)
     if not ctx.can_submit:
-        return replace(made, state=S.REFUSED, refusal_code=AUTO_TRADE_UNAVAILABLE,
-                       reason="auto-trade is on but no order-submission port is configured")
-    return replace(made, state=S.ACCEPTED, reason="auto-trade")
+        made["reason"] = "auto-trade is on but no order-submission port is configured"
+        return Decision(decision_id, record.id, record.strategy, symbol, S.REFUSED, now, now,
+                        refusal_code=AUTO_TRADE_UNAVAILABLE, **made)
+    made["reason"] = "auto-trade"
+    return Decision(decision_id, record.id, record.strategy, symbol, S.ACCEPTED, now, now,
+                    **made)
 
 
-def _entry(base: Decision, side: str, closes: float, sizing: Sizing) -> Decision:
+def _entry(side: str, closes: float, sizing: Sizing) -> dict[str, Any]:
+    """The fields of an entry decision (opening, or reversing `closes` units first)."""
     note = f"size capped by {sizing.capped_by.replace('_', ' ')}" if sizing.capped_by else ""
     detail = {"risk_per_unit": sizing.risk_per_unit, "stop_source": sizing.stop_source,
               "capped_by": sizing.capped_by, "new_quantity": sizing.quantity}
-    return replace(base, side=side, action="reverse" if closes else "open",
-                   quantity=closes + sizing.quantity, closes=closes, entry_price=sizing.entry,
-                   stop=sizing.stop, target=sizing.target, risk_amount=sizing.risk_amount,
-                   reason=note, detail=detail)
+    return {"side": side, "action": "reverse" if closes else "open",
+            "quantity": closes + sizing.quantity, "closes": closes, "entry_price": sizing.entry,
+            "stop": sizing.stop, "target": sizing.target, "risk_amount": sizing.risk_amount,
+            "reason": note, "detail": detail}

@@ -26,6 +26,8 @@ STOP_WRONG_SIDE = "stop_wrong_side"
 TARGET_WRONG_SIDE = "target_wrong_side"
 SIZE_ZERO = "size_rounds_to_zero"
 
+_NUMBER = (int, float)  # built once: `int | float` makes a new union on every call
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -84,7 +86,7 @@ def stop_for(side: str, price: float, rules: SizingRules, stop: float | None,
     if stop is not None:
         return stop, "signal"
     atr = (values or {}).get("atr")
-    if isinstance(atr, int | float) and math.isfinite(atr) and atr > 0:
+    if isinstance(atr, _NUMBER) and math.isfinite(atr) and atr > 0:
         return price - sign * rules.stop_atr_multiple * atr, "atr"
     return price * (1.0 - sign * rules.default_stop_pct / 100.0), "percent"
 

@@ -90,11 +90,23 @@ class StrategyRunner:
     def on_bar(self, bar: Bar) -> Sequence[Signal]:
         """A closed bar: indicators updated, then the strategy's signals for it.
         Raises StaleBar for a bar that does not start after the last one."""
-        self._advance(bar)
+        # _advance inlined (keep the two in step): this runs for every strategy on every
+        # symbol at each close, all in the same moment, so a call less each is latency saved
+        time = bar.time
+        if time <= self._last_time:
+            raise StaleBar(f"{self.symbol}: bar at {time} does not start after the last "
+                           f"closed bar at {self._last_time}")
+        self._last_time = time
+        values = self._prev  # the older dict is recycled for the newest values
+        for name, indicator in self._items:
+            values[name] = indicator.update(bar)
+        prev = self._prev = self._values
+        self._values = values
+        self.bars_seen += 1
         ctx = self._ctx
         ctx.bar = bar
-        ctx.values = self._values
-        ctx.prev = self._prev
+        ctx.values = values
+        ctx.prev = prev
         ctx.position = self.position
         ctx.forming = False
         return self._on_bar(ctx)
