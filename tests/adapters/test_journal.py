@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +169,26 @@ def test_atomic_writes_commit_together_or_not_at_all(journal):
         journal.record_signal(record)
         journal.record_decision(a_decision(record))
     assert len(journal.signals()) == 1 and len(journal.decisions()) == 1
+
+
+def test_checkpoints_run_off_the_writers_thread_and_keep_the_wal_small(tmp_path, monkeypatch):
+    """The engine's commits never checkpoint (the fsyncs); a thread of the journal's own
+    does, so the WAL is recycled instead of growing with every write."""
+    monkeypatch.setattr("ibtrader.adapters.journal.checkpoint.CHECK_EVERY", 0.05)
+    path = tmp_path / "journal.sqlite"
+    with SqliteJournal(path) as j:
+        assert j._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        sizes = []
+        for round_ in range(6):
+            for i in range(300):
+                record = a_signal(round_ * 1_000 + i)
+                with j.atomic():
+                    j.record_signal(record)
+                    j.record_decision(a_decision(record))
+            time.sleep(0.12)  # a checkpoint or two
+            sizes.append(Path(f"{path}-wal").stat().st_size)
+        assert j._checkpointer.checkpoints >= 6
+        assert len(j.signals(limit=10_000)) == 1_800
+    # without checkpoints the WAL would hold all 1,800 pairs; recycled, it stops growing
+    assert max(sizes[3:]) <= max(sizes[:3]) * 1.5
+    assert not j._checkpointer._thread.is_alive()

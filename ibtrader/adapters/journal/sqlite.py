@@ -26,6 +26,7 @@ from typing import Any
 from ibtrader.core.decisions import Decision, DecisionState, SignalRecord
 from ibtrader.core.strategy import Signal
 
+from .checkpoint import WalCheckpointer
 from .schema import BOOKKEEPING, LATEST, MIGRATIONS
 
 
@@ -44,9 +45,13 @@ class SqliteJournal:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=2000")
+            # checkpoints (the fsyncs) run on a thread of their own, never inside a
+            # commit on the engine's loop: see checkpoint.py
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"journal {self.path}: cannot be opened ({exc})") from exc
+        self._checkpointer = WalCheckpointer(self.path).start()
 
     # --- schema ------------------------------------------------------------------------------
 
@@ -82,6 +87,7 @@ class SqliteJournal:
         return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
     def close(self) -> None:
+        self._checkpointer.stop()
         self._db.close()
 
     def __enter__(self) -> SqliteJournal:
