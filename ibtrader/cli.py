@@ -21,8 +21,9 @@ COMMAND_MODULES: dict[str, str] = {
     "orders": "ibtrader.commands.orders",
     "bench": "ibtrader.commands.bench",
     "backtest": "ibtrader.commands.backtest",
+    "gui": "ibtrader.commands.gui",
 }
-DEFAULT_COMMAND = "quotes"
+DEFAULT_COMMAND = "gui"
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -48,6 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="orders of each kind (market, marketable limit) per client (200)")
     od.add_argument("--json", action="store_true", help="print the result as JSON")
     od.set_defaults(handler=run_orders)
+    gu = benches.add_parser("gui", help="desktop app: first window time, event-loop stall "
+                                        "with 100 symbols streaming, chart render/redraw")
+    gu.add_argument("--starts", type=int, default=3,
+                    help="starts of `ibtrader gui` to time (first cold; 0: skip)")
+    gu.add_argument("--symbols", type=int, default=100,
+                    help="symbols streaming through the watchlist (0: skip)")
+    gu.add_argument("--seconds", type=float, default=10.0, help="streaming time (default 10)")
+    gu.add_argument("--tick-interval", type=float, default=0.1,
+                    help="the gateway's quote interval per symbol (default 0.1 s)")
+    gu.add_argument("--no-chart", action="store_true", help="skip the chart numbers")
+    gu.add_argument("--json", action="store_true", help="print the result as JSON")
+    gu.set_defaults(handler=run_gui)
 
 
 def _positive(text: str) -> int:
@@ -111,5 +123,17 @@ def run_orders(args: argparse.Namespace) -> int:
     from ibtrader.benchmarks.orders import run_orders_bench
 
     result = run_orders_bench(args.orders, progress=lambda text: print(text, file=sys.stderr))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    import sys
+
+    from ibtrader.benchmarks.gui import run_gui_bench
+
+    result = run_gui_bench(startup_runs=args.starts, symbols=args.symbols, seconds=args.seconds,
+                           tick_interval=args.tick_interval, chart=not args.no_chart,
+                           progress=lambda text: print(text, file=sys.stderr))
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0

@@ -1,0 +1,158 @@
+"""The desktop app's bootstrap: QApplication, one qasync loop shared with the engine, the
+main window shown at once, then the engine started under it; a clean shutdown on close.
+
+The window paints before the broker connects (a trader sees the app in about a second);
+the engine's start-up (simulator, connection, reconcile, backfill) then runs on the same
+loop without freezing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from ibtrader.config import Settings
+from ibtrader.core.broker import BrokerUnavailable
+from ibtrader.gui.main_window import MainWindow, wait_closed
+from ibtrader.gui.workstation import attach_views
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "ibtrader"
+APPLICATION = "ibtrader"
+
+
+def application() -> QApplication:
+    """The process's QApplication, made once, with the names QSettings files go under."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("ibtrader")
+    return app
+
+
+def build_window(settings: Settings, store: QSettings | None = None,
+                 config_file: Path | None = None, use_tray: bool | None = None) -> MainWindow:
+    """The main window with its saved layout and watchlist (the settings' by default)."""
+    window = MainWindow(store or QSettings(), settings, config_file, use_tray=use_tray)
+    window.restore_layout(settings.watchlist)
+    return window
+
+
+@contextlib.asynccontextmanager
+async def run_engine(window: MainWindow, settings: Settings) -> AsyncIterator[bool]:
+    """The engine started for the window's watchlist and attached to it; yields False (and
+    says so in the window) when the broker cannot be reached. A failure while shutting
+    down is logged, not raised: the window is gone and the process must still end."""
+    from ibtrader.app import open_engine
+
+    symbols = window.watchlist.model.symbols()
+    yielded = closing = False
+    try:
+        async with open_engine(settings, symbols=symbols) as engine:
+            window.attach(engine)
+            views = attach_views(window, engine, settings)
+            try:
+                yielded = True
+                yield True
+                closing = True  # reached only when the window's session ended normally
+            finally:
+                views.detach()
+                window.detach()
+    except BrokerUnavailable as exc:
+        if yielded:
+            log.warning("the broker went away while shutting down: %s", exc)
+            return
+        log.error("cannot reach the broker: %s", exc)
+        window.status.show_state(window.status.state, str(exc))
+        window.notifier.notify("Broker unavailable", f"{exc} (check File > Settings)")
+        yield False
+    except Exception:
+        if not closing:
+            raise
+        log.exception("the engine did not shut down cleanly")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How long to run and what to leave behind (demos, checks, benchmarks)."""
+
+    seconds: float | None = None  # close the window after this long (None: when the user does)
+    screenshot: Path | None = None  # the window's own grab, saved just before it closes
+    report: TextIO | None = None  # start-up milestones as "name epoch-seconds" lines
+
+
+async def serve(window: MainWindow, settings: Settings, options: RunOptions = RunOptions(),
+                on_ready: Callable[[MainWindow], object] | None = None) -> int:
+    """Show the window, run the engine under it until the window closes."""
+    report = options.report
+    if report is not None:
+        window.first_painted.connect(lambda at: _milestone(report, "first-paint", at))
+        window.watchlist.quotes_shown.connect(
+            lambda _age: window.watchlist.quotes_flushes == 1
+            and _milestone(report, "first-quotes", time.time()))
+    window.show()
+    async with run_engine(window, settings) as running:
+        if report is not None:
+            _milestone(report, "engine-ready", time.time())
+        if on_ready is not None:
+            on_ready(window)
+        closed = asyncio.ensure_future(wait_closed(window))
+        if options.seconds is not None:
+            await asyncio.wait([closed], timeout=options.seconds)
+            if not closed.done():
+                if options.screenshot is not None:
+                    save_screenshots(window, options.screenshot)
+                window.close()
+        await closed
+    return 0 if running else 1
+
+
+def save_screenshots(window: MainWindow, path: Path) -> list[Path]:
+    """The window's own rendering to `path`; on a real display also what the screen shows
+    (`<name>-screen.png`), which proves the window reached the X server."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = [path] if window.grab().save(str(path)) else []
+    if QGuiApplication.platformName() not in ("offscreen", "minimal"):
+        screen = window.screen().grabWindow(0)
+        shot = path.with_name(f"{path.stem}-screen.png")
+        if screen.save(str(shot)):
+            saved.append(shot)
+    for item in saved:
+        log.info("screenshot saved to %s", item)
+    return saved
+
+
+def _milestone(out: TextIO, name: str, at: float) -> bool:
+    print(f"{name} {at:.6f}", file=out, flush=True)
+    return True
+
+
+def run(settings: Settings, config_file: Path | None = None,
+        options: RunOptions = RunOptions(),
+        on_ready: Callable[[MainWindow], object] | None = None) -> int:
+    """The app until its window closes; the exit status."""
+    app = application()
+    app.setQuitOnLastWindowClosed(False)  # the engine shuts down after the window closes
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = build_window(settings, config_file=config_file)
+    try:
+        with loop:
+            return loop.run_until_complete(serve(window, settings, options, on_ready))
+    finally:
+        asyncio.set_event_loop(None)

@@ -1,0 +1,1 @@
+"""Style sheets and other files the desktop app loads at run time."""
