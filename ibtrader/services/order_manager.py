@@ -223,6 +223,20 @@ class OrderManager:
             self._refuse(request, problems)
         return self._send(request, instrument)
 
+    def preview(self, request: OrderRequest) -> list[tuple[str, str]]:
+        """What `place` would refuse now, as (code, message): validation, then the risk
+        rules against the current snapshot; [] when it would be sent. Nothing is
+        journalled, published or sent. Uses the contract and quote known already
+        (`current_quote` fetches them); give a price policy's limit resolved."""
+        instrument = self._instruments.get(request.symbol)
+        quote = self._quotes.get(request.symbol)
+        problems = [(p.code, p.message) for p in validate(request, instrument, quote)]
+        if problems or instrument is None or request.source == "killswitch":
+            return problems
+        verdict = check(request, reference_price(quote), self._snapshot(), self.limits,
+                        multiplier=instrument.multiplier)
+        return [(r.code, r.message) for r in verdict.refusals]
+
     def _send(self, request: OrderRequest, instrument: Instrument) -> Order:
         """Write-ahead, then send: no await from the journal write to the last ticket."""
         now = self.clock()
