@@ -131,7 +131,7 @@ def _attach_trading(views: Views, engine: Engine, settings: Settings) -> None:
             window.add_panel(name, title, widget, area)
     window.symbol_selected.connect(panels.ticket.set_symbol)
     backtest = QAction("&Backtest…", window)
-    backtest.setShortcut(QKeySequence("Ctrl+B"))
+    backtest.setShortcut(QKeySequence("Ctrl+Shift+B"))  # Ctrl+B buys in the ticket
     backtest.triggered.connect(lambda _c=False: open_backtest(
         settings, tuple(window.watchlist.model.symbols()), window))
     window.trading_menu.addAction(backtest)
