@@ -1,7 +1,8 @@
 """The views other engineers build, joined to the main window over a running engine:
 
 - the chart (`gui.chart`): the window's centre, fed by `ChartFeed`, following the
-  watchlist's selection; File > Export chart saves it as PNG;
+  watchlist's selection, with the symbol's signals, working orders and position drawn on
+  it (`ChartLinks`); File > Export chart saves it as PNG;
 - the trading panels (`gui.trading`): order ticket, orders, positions, account, signals as
   docks (they find their saved places again); the ticket follows the selection; Trading >
   Backtest opens the backtest dialog.
@@ -39,6 +40,7 @@ class Views:
     window: MainWindow
     chart: Any = None
     feed: Any = None
+    links: Any = None  # signals, orders and the position drawn on the chart
     panels: Any = None
     _pending_symbol: str = ""
     _engine: Any = None
@@ -83,6 +85,8 @@ class Views:
             self.panels.detach()
         if self.feed is not None:
             self.feed.close()
+        if self.links is not None:
+            self.links.close()
         if self._engine is not None:
             self._engine.market_data.history_ready -= self._history_ready
             self._engine = None
@@ -107,9 +111,11 @@ def attach_views(window: MainWindow, engine: Engine, settings: Settings) -> View
 def _attach_chart(views: Views, engine: Engine) -> None:
     from ibtrader.gui.chart import ChartWidget
     from ibtrader.gui.chart.feed import ChartFeed
+    from ibtrader.gui.chart_links import ChartLinks
 
     views.chart = ChartWidget(views.window)
     views.feed = ChartFeed(views.chart, engine.market_data)
+    views.links = ChartLinks(views.chart, engine)
     views.window.set_central(views.chart)
     views._engine = engine
     engine.market_data.history_ready += views._history_ready

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,13 +45,14 @@ def gui_settings(tmp_path: Path, **values: Any) -> Settings:
 @pytest.fixture
 def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
-    executor = qasync.QThreadExecutor()  # ours, so that its threads end with the test
+    # a plain thread pool, joined at the end: qasync's own leaves QThreads running at exit
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gui-test")
     loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
     yield loop
     for task in asyncio.all_tasks(loop):
         task.cancel()
-    executor.shutdown(wait=True)
+    executor.shutdown(wait=True, cancel_futures=True)
     asyncio.set_event_loop(None)
     # an already-running qasync loop marks itself as this thread's running loop and is
     # never stopped (that would quit Qt): unmark it, or every later asyncio.run /

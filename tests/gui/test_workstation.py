@@ -48,3 +48,50 @@ def test_chart_and_panels_follow_the_watchlist(qtbot, window_for, tmp_path):
     rows = [window.notifications_panel.item(i).text()
             for i in range(window.notifications_panel.count())]
     assert any("Export failed" in r for r in rows) and any("chart saved" in r for r in rows)
+
+
+def test_the_chart_shows_working_orders_the_position_and_signals(qtbot, window_for, tmp_path):
+    from ibtrader.core.decisions import SignalRecord
+    from ibtrader.core.orders.request import parse_request
+    from ibtrader.core.strategy import Signal
+    from tests.gui.conftest import drive
+
+    settings = gui_settings(tmp_path, watchlist=("AAPL",))
+    window = window_for(settings)
+    window.resize(1600, 1000)
+    engine = window.engine
+    views = attach_views(window, engine, settings)
+    window.test_views = [views]
+    chart = views.chart
+    qtbot.waitUntil(lambda: chart.symbol == "AAPL" and len(chart.series) > 50, timeout=20_000)
+
+    quote = drive(qtbot, engine.orders.current_quote("AAPL"), 20.0)
+    limit = round(quote.bid * 0.98, 2)
+    resting = parse_request("AAPL", "buy", "5", now=quote.time, order_type="lmt",
+                            limit=f"{limit:.2f}", tif="gtc", source="ticket")
+    drive(qtbot, engine.orders.place(resting))
+    bought = drive(qtbot, engine.orders.place(
+        parse_request("AAPL", "buy", "10", now=quote.time, source="ticket")))
+    drive(qtbot, engine.orders.wait_final(bought.client_key, 15.0), 20.0)
+
+    qtbot.waitUntil(lambda: len(chart.lines.orders) == 1 and len(chart.lines.position) == 1,
+                    timeout=10_000)
+    (order_line,) = chart.lines.orders
+    assert abs(order_line.value() - limit) < 1e-6 and "BUY 5 LMT" in order_line.label.format
+    (avg_line,) = chart.lines.position
+    position = next(p for p in engine.orders.positions() if p.symbol == "AAPL")
+    assert abs(avg_line.value() - position.avg_price) < 1e-6
+
+    bar = chart.series.bar(len(chart.series) - 1)
+    engine.trading.signal_emitted.emit(SignalRecord(
+        "sig-1", "sma_cross", "1 min", Signal("AAPL", "buy", 1.0, "golden cross", time=bar.time),
+        bar.time))
+    engine.trading.signal_emitted.emit(SignalRecord(
+        "sig-2", "sma_cross", "1 min", Signal("MSFT", "sell", 1.0, "another symbol",
+                                              time=bar.time), bar.time))
+    assert [m.text for m in chart.markers.markers] == ["sma_cross: golden cross"]
+    qtbot.wait(300)
+    chart.grab().save(str(tmp_path / "chart_with_orders.png"))
+
+    drive(qtbot, engine.orders.cancel(resting.client_key))
+    qtbot.waitUntil(lambda: chart.lines.orders == [], timeout=10_000)

@@ -65,6 +65,7 @@ class ChartWidget(QWidget):
     """The chart; the main window drives it through the small API above."""
 
     bar_size_changed = Signal(str)
+    symbol_loaded = Signal(str, str)  # symbol, bar size: history shown, markers cleared
 
     def __init__(self, parent: QWidget | None = None, *,
                  bar_sizes: Sequence[str] = DEFAULT_BAR_SIZES,
@@ -144,6 +145,7 @@ class ChartWidget(QWidget):
         self._update_limits()
         n = len(series)
         self._move_view(n - DEFAULT_VISIBLE, n + RIGHT_MARGIN)
+        self.symbol_loaded.emit(symbol, bar_size)
 
     def set_indicators(self, overlays: Sequence[str] = (),
                        panels: Sequence[str] = ()) -> None:
