@@ -116,6 +116,7 @@ def _attach_chart(views: Views, engine: Engine) -> None:
     views.chart = ChartWidget(views.window)
     views.feed = ChartFeed(views.chart, engine.market_data)
     views.links = ChartLinks(views.chart, engine)
+    _restore_indicators(views.chart, views.window)
     views.window.set_central(views.chart)
     views._engine = engine
     engine.market_data.history_ready += views._history_ready
@@ -143,3 +144,17 @@ def _attach_trading(views: Views, engine: Engine, settings: Settings) -> None:
     window.trading_menu.addAction(backtest)
     window.addAction(backtest)
     views._actions.append(backtest)
+
+
+INDICATORS_KEY = "chart/indicators"
+
+
+def _restore_indicators(chart: Any, window: MainWindow) -> None:
+    """The trader's last choice of indicators (or the default), saved when it changes."""
+    from ibtrader.gui.chart.indicator_menu import DEFAULT_CHOICE
+
+    saved = window.store.value(INDICATORS_KEY)
+    specs = [saved] if isinstance(saved, str) else list(saved or ())
+    chart.indicator_menu.choose(specs if saved is not None else DEFAULT_CHOICE)
+    chart.indicator_menu.changed.connect(
+        lambda chosen: window.store.setValue(INDICATORS_KEY, list(chosen)))

@@ -95,3 +95,32 @@ def test_the_chart_shows_working_orders_the_position_and_signals(qtbot, window_f
 
     drive(qtbot, engine.orders.cancel(resting.client_key))
     qtbot.waitUntil(lambda: chart.lines.orders == [], timeout=10_000)
+
+
+def test_the_trader_picks_indicators_and_finds_them_again(qtbot, window_for, tmp_path):
+    from ibtrader.gui.chart import ChartWidget
+    from ibtrader.gui.chart.indicator_menu import DEFAULT_CHOICE
+    from ibtrader.gui.workstation import _restore_indicators
+
+    settings = gui_settings(tmp_path, watchlist=("AAPL",))
+    window = window_for(settings)
+    window.resize(1600, 1000)
+    views = attach_views(window, window.engine, settings)
+    window.test_views = [views]
+    chart = views.chart
+    qtbot.waitUntil(lambda: chart.symbol == "AAPL" and len(chart.series) > 50, timeout=20_000)
+    menu = chart.indicator_menu
+    assert menu.chosen() == list(DEFAULT_CHOICE)
+    assert (len(chart.overlays), len(chart.panels)) == (2, 1)  # SMA and bands; RSI below
+
+    menu.actions_by_spec["macd:12:26:9"].trigger()
+    menu.actions_by_spec["bbands:20:2"].trigger()
+    assert (len(chart.overlays), len(chart.panels)) == (1, 2)
+    qtbot.wait(200)
+    chart.grab().save(str(tmp_path / "chart_with_macd.png"))
+
+    again = ChartWidget()
+    qtbot.addWidget(again)
+    _restore_indicators(again, window)  # the next start reads the same settings
+    assert again.indicator_menu.chosen() == ["sma:20", "rsi:14", "macd:12:26:9"]
+    assert (len(again.overlays), len(again.panels)) == (1, 2)

@@ -36,6 +36,7 @@ from .axis import TimeAxis
 from .candles import CandleItems, FormingItems, VolumeItems
 from .crosshair import Crosshair
 from .export import save_png
+from .indicator_menu import IndicatorMenu
 from .markers import Marker, MarkerItems, check_side
 from .plots import add_plot, fit_y
 from .price_lines import OrderLine, PriceLines
@@ -99,6 +100,8 @@ class ChartWidget(QWidget):
         top.setContentsMargins(4, 2, 4, 2)
         top.addWidget(self.symbol_label)
         top.addWidget(self.bar_sizes)
+        self.indicator_menu = IndicatorMenu(self.set_indicators, self)
+        top.addWidget(self.indicator_menu)
         top.addWidget(self.readout, 1)
 
         self.view = pg.GraphicsLayoutWidget(self)
