@@ -26,6 +26,7 @@ from ibtrader.adapters.journal import SqliteJournal, SqliteOrderJournal
 from ibtrader.adapters.objects import FolderObjectStore
 from ibtrader.adapters.objects.parquet_bars import ParquetBarStore
 from ibtrader.core.broker import MarketDataPort
+from ibtrader.core.market import Instrument
 from ibtrader.core.ports import AccountPort, BarSource, OrderSubmissionPort
 from ibtrader.services.history_cache import HistoryCache
 from ibtrader.services.market_data import MarketDataService, parse_lookback
@@ -124,6 +125,7 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
     stopped and the journal closed on exit; open orders stay at the broker."""
     symbols = tuple(settings.watchlist if symbols is None else symbols)
     async with open_broker(settings) as broker:
+        symbols = await broker_symbols(broker.market_data, symbols)
         market = market_data_service(settings, broker.market_data)
         journal = SqliteOrderJournal(settings.journal_file)
         manager = None
@@ -152,6 +154,14 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
             if manager is not None:
                 await manager.stop()  # open orders stay at the broker
             journal.close()
+
+
+async def broker_symbols(port: MarketDataPort, symbols: Sequence[str]) -> tuple[str, ...]:
+    """The broker's names for `symbols` (ES -> ESZ6): quotes and bars are keyed by them.
+    Unknown ones stay as given; the Market Data Service reports them."""
+    found = await port.qualify_many(list(dict.fromkeys(s.strip().upper() for s in symbols)))
+    return tuple(dict.fromkeys(r.symbol if isinstance(r, Instrument) else s
+                               for s, r in found.items()))
 
 
 async def _subscribe_then_settle(market: MarketDataService, symbols: Sequence[str]) -> object:

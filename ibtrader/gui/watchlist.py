@@ -105,6 +105,19 @@ class WatchlistModel(QAbstractTableModel):
         self.endRemoveRows()
         return True
 
+    def rename(self, symbol: str, to: str) -> bool:
+        """Show row `symbol` as `to` (the broker's name for it: ES becomes ESZ6), in place;
+        if `to` is listed already, the row named `symbol` goes."""
+        row = self._index.get(symbol)
+        if row is None or symbol == to:
+            return False
+        if to in self._index:
+            return self.remove(symbol)
+        self._rows[row].symbol = to
+        self._reindex()
+        self._announce(row, range(self.columnCount()))
+        return True
+
     def move(self, row: int, to: int) -> bool:
         """Move `row` so that it ends up at position `to` (both 0-based)."""
         if not (0 <= row < len(self._rows) and 0 <= to < len(self._rows)) or row == to:

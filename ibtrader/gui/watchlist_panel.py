@@ -203,6 +203,9 @@ class WatchlistPanel(QWidget):
             return self._fail(f"{symbol} is not known to the broker ({exc.reason})")
         except BrokerUnavailable as exc:
             return self._fail(f"cannot check {symbol}: the broker is unavailable ({exc})")
+        if self.model.row_of(instrument.symbol) >= 0:  # ES is ESZ6, already listed
+            return self._fail(f"{symbol} is {instrument.symbol}, already in the watchlist")
+        symbol = instrument.symbol  # the broker's name: what quotes and bars are keyed by
         self.model.add(symbol, decimals_for(instrument.min_tick))
         self.input.clear()
         self.message.hide()
@@ -221,7 +224,8 @@ class WatchlistPanel(QWidget):
                 self._say(f"{symbol} is not known to the broker ({instrument.reason})",
                           error=True)
             elif self.model.row_of(symbol) >= 0:
-                self.model.set_decimals(symbol, decimals_for(instrument.min_tick))
+                self.model.rename(symbol, instrument.symbol)  # quotes come keyed by it
+                self.model.set_decimals(instrument.symbol, decimals_for(instrument.min_tick))
                 self._stream(instrument)
 
     def _stream(self, instrument: Instrument) -> None:

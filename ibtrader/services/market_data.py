@@ -134,7 +134,9 @@ class MarketDataService:
         self._requested.difference_update(unknown)  # may be retried later
         for symbol, reason in unknown.items():
             log.warning("%s is not subscribed: %s", symbol, reason)
-        known = [(s, i) for s, i in found.items() if isinstance(i, Instrument)]
+        # keyed by the broker's name for it (ES -> ESZ6): the quotes and bars carry it
+        known = list({i.symbol: i for i in found.values() if isinstance(i, Instrument)
+                      and i.symbol not in self._aggregators}.items())
         self._update(symbols_total=self._progress.symbols_total + len(known),
                      unknown={**self._progress.unknown, **unknown})
         self._listen()

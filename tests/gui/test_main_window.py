@@ -192,3 +192,25 @@ def test_connection_states_read_in_words_and_colour(qtbot, qsettings, tmp_path):
         assert state.value in label.text()
         assert semantic_colour(role).name() in label.text()
     assert label.toolTip() == "IB error 1100"
+
+
+def test_a_future_by_its_root_streams_under_the_brokers_name(qtbot, window_for, tmp_path):
+    """ES is listed (the default watchlist has it); quotes, bars and strategies use the
+    front month's own name, so the row becomes ESZ6 (or whichever month is front) and fills."""
+    settings = gui_settings(tmp_path, watchlist=("AAPL", "ES"))
+    window = window_for(settings)
+    engine = window.engine
+    qtbot.waitUntil(lambda: any(s.startswith("ES") and s != "ES"
+                                for s in window.watchlist.model.symbols()), timeout=15_000)
+    name = next(s for s in window.watchlist.model.symbols() if s.startswith("ES"))
+    assert window.watchlist.model.symbols() == ["AAPL", name]
+    qtbot.waitUntil(lambda: bool(cell(window, name, LAST)), timeout=15_000)
+    qtbot.waitUntil(lambda: name in engine.market_data.instruments, timeout=20_000)
+    assert engine.market_data.instruments[name].sec_type == "FUT"
+
+    window.watchlist.input.setFocus()
+    qtbot.keyClicks(window.watchlist.input, "es")
+    qtbot.keyClick(window.watchlist.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "already in the watchlist" in window.watchlist.message.text(),
+                    timeout=10_000)
+    assert window.watchlist.model.symbols() == ["AAPL", name]
