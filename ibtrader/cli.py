@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "gui": "ibtrader.commands.gui",
 }
 DEFAULT_COMMAND = "gui"
+TERMINAL_COMMAND = "quotes"  # the default without a display
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -46,10 +47,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = _command_named_in(argv)
     parser = build_parser([wanted] if wanted else None)
     if wanted is None and not any(a in ("-h", "--help", "--version") for a in argv):
-        argv.append(DEFAULT_COMMAND)
-        parser = build_parser([DEFAULT_COMMAND])
+        default = _default_command()
+        argv.append(default)
+        parser = build_parser([default])
     args = parser.parse_args(argv)
     return int(args.handler(args) or 0)
+
+
+def _default_command() -> str:
+    """The window; on a machine without a display, the live quotes in the terminal, so
+    that `ibtrader` alone always shows the market (`ibtrader gui` still insists)."""
+    from ibtrader.commands.gui import no_display_problem
+
+    if (problem := no_display_problem()) is None:
+        return DEFAULT_COMMAND
+    print(f"ibtrader: {problem}; showing live quotes in the terminal instead (Ctrl-C ends)",
+          file=sys.stderr)
+    return TERMINAL_COMMAND
 
 
 def _command_named_in(argv: Sequence[str]) -> str | None:

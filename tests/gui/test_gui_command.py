@@ -1,5 +1,6 @@
 """`ibtrader gui` in its own process: the real window on the simulator, a screenshot with
-live quotes, a clean exit; plain `ibtrader` opens it too."""
+live quotes, a clean exit; plain `ibtrader` opens it too (or, without a display, streams
+quotes in the terminal)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,27 @@ def test_gui_command_runs_the_window_and_exits_cleanly(tmp_path):
     assert ini.exists() and "MSFT" in ini.read_text()  # the watchlist kept for next time
 
 
-def test_plain_ibtrader_opens_the_window():
-    assert cli.DEFAULT_COMMAND == "gui"
+def test_plain_ibtrader_opens_the_window_where_there_is_a_display(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert cli._default_command() == "gui"
     parser = cli.build_parser(["gui"])
     args = parser.parse_args(["gui", "--seconds", "1"])
     assert args.handler.__module__ == "ibtrader.commands.gui" and args.seconds == 1
+
+
+def test_plain_ibtrader_without_a_display_streams_quotes_in_the_terminal(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(IBTRADER_DATA_DIR=str(tmp_path), IBTRADER_WATCHLIST="AAPL,MSFT")
+    try:  # it streams until Ctrl-C: let it run a few seconds, then stop it
+        subprocess.run([sys.executable, "-m", "ibtrader"], capture_output=True, text=True,
+                       timeout=10, env=env)
+        raise AssertionError("plain ibtrader ended by itself")
+    except subprocess.TimeoutExpired as stopped:
+        out = (stopped.stdout or b"").decode()
+        err = (stopped.stderr or b"").decode()
+    assert "showing live quotes in the terminal instead" in err
+    assert "AAPL" in out and "MSFT" in out
 
 
 def test_without_a_display_it_says_what_to_do(tmp_path):
