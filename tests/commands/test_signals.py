@@ -54,9 +54,15 @@ def test_backfill_progress_forming_bars_signals_and_decisions_in_the_journal(tmp
 
     journal = sqlite3.connect(tmp_path / "data" / "journal.sqlite")
     strategies = {row[0] for row in journal.execute("SELECT strategy FROM signals")}
-    states = {row[0] for row in journal.execute("SELECT state FROM decisions")}
+    decisions = list(journal.execute("SELECT symbol, state, reason FROM decisions"))
     journal.close()
-    assert strategies == {"eager_test"} and states == {"pending"}
+    assert strategies == {"eager_test"}
+    # one pending decision per symbol; a minute that turns during the run brings a newer
+    # signal, which replaces (expires) the unanswered one before it
+    assert {(sym, state) for sym, state, _ in decisions if state == "pending"} == {
+        ("AAPL", "pending"), ("EURUSD", "pending")}
+    assert all(reason == "replaced by a newer signal"
+               for _, state, reason in decisions if state != "pending")
 
 
 def test_a_strategy_that_cannot_run_is_reported_and_the_command_fails(tmp_path):
