@@ -22,6 +22,8 @@ COMMAND_MODULES: dict[str, str] = {
     "bench": "ibtrader.commands.bench",
     "backtest": "ibtrader.commands.backtest",
     "gui": "ibtrader.commands.gui",
+    "apikey": "ibtrader.commands.apikey",
+    "web": "ibtrader.commands.web",
 }
 DEFAULT_COMMAND = "gui"
 TERMINAL_COMMAND = "quotes"  # the default without a display
