@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ibtrader.core.bars import DEFAULT_BAR_SIZES, BarAggregator
+from ibtrader.core.bars import DEFAULT_BAR_SIZES, BarAggregator, feed_quotes, publish_forming
 from ibtrader.core.events import Event
 from ibtrader.core.market import Bar, Quote
 from ibtrader.core.ports import AccountSnapshot
@@ -167,18 +167,10 @@ class QuoteFeed:
     def on_quotes(self, quotes: list[Quote]) -> None:
         self.batch_ns = time.perf_counter_ns()
         closed_before = self.closed
-        aggregators = self._aggregators
-        touched: dict[str, BarAggregator] = {}
-        for quote in quotes:
-            agg = aggregators.get(quote.symbol)
-            if agg is not None and agg.on_quote(quote):
-                touched[quote.symbol] = agg
+        touched = feed_quotes(self._aggregators, quotes)  # as the Market Data Service does
         if touched and self.bar_forming:
-            emit = self.bar_forming.emit
             for agg in touched.values():
-                for size in agg.bar_sizes:
-                    if (bar := agg.forming(size)) is not None:
-                        emit(agg.symbol, size, bar)
+                publish_forming(agg, self.bar_forming.emit)
         if self.closed != closed_before:
             self.bursts.append((time.perf_counter_ns() - self.batch_ns,
                                 self.closed - closed_before))

@@ -16,6 +16,24 @@ def add_broker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-id", type=int, metavar="N", help="API client id")
 
 
+def broker_settings(args: argparse.Namespace) -> Settings | None:
+    """The settings for a command that talks to a broker, with its broker options applied
+    and logging set up (warnings and errors on the console, so that the command's own
+    output stays readable; the file gets the configured level). None, after printing every
+    error, when the settings are not valid."""
+    from ibtrader.commands.config import load_settings_or_exit, print_errors
+    from ibtrader.config import ConfigErrors
+    from ibtrader.logging_setup import configure_logging
+
+    try:
+        settings = with_overrides(load_settings_or_exit(args), args)
+    except ConfigErrors as exc:
+        print_errors(exc)
+        return None
+    configure_logging(settings, console=True, console_level="WARNING")
+    return settings
+
+
 def with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     """Settings with the command line's broker options applied (a host or port means IB)."""
     changes: dict[str, object] = {}

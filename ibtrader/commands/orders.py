@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ibtrader.commands.broker_options import add_broker_options, with_overrides
+from ibtrader.commands.broker_options import add_broker_options, broker_settings
 
 if TYPE_CHECKING:
     from ibtrader.config import Settings
@@ -114,17 +114,11 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ibtrader.commands.config import load_settings_or_exit, print_errors
-    from ibtrader.config import ConfigErrors
     from ibtrader.core.orders.request import OrderInputError
-    from ibtrader.logging_setup import configure_logging
 
-    try:
-        settings = with_overrides(load_settings_or_exit(args), args)
-    except ConfigErrors as exc:
-        print_errors(exc)
+    settings = broker_settings(args)
+    if settings is None:
         return EXIT_INPUT
-    configure_logging(settings, console=True, console_level="WARNING")
     _say_once()
     out = _Output(sys.stdout, args.json, args.action)
     try:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from ibtrader.commands.broker_options import add_broker_options, with_overrides
+from ibtrader.commands.broker_options import add_broker_options, broker_settings
 from ibtrader.commands.quote_table import QuoteTable
 
 if TYPE_CHECKING:
@@ -41,18 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ibtrader.commands.config import load_settings_or_exit, print_errors
-    from ibtrader.config import ConfigErrors
-    from ibtrader.logging_setup import configure_logging
-
-    try:
-        settings = with_overrides(load_settings_or_exit(args), args)
-    except ConfigErrors as exc:
-        print_errors(exc)
+    settings = broker_settings(args)
+    if settings is None:
         return 2
-    # Only warnings and errors on the console, so the table stays readable; the file gets
-    # the configured level.
-    configure_logging(settings, console=True, console_level="WARNING")
     symbols = list(args.symbols) or list(settings.watchlist)
     if not symbols:
         print(f"{PROG}: no symbols given and the watchlist is empty", file=sys.stderr)

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ibtrader.commands.broker_options import add_broker_options, with_overrides
+from ibtrader.commands.broker_options import add_broker_options, broker_settings
 
 if TYPE_CHECKING:
     from ibtrader.app import Engine
@@ -48,16 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ibtrader.commands.config import load_settings_or_exit, print_errors
-    from ibtrader.config import ConfigErrors
-    from ibtrader.logging_setup import configure_logging
-
-    try:
-        settings = with_overrides(load_settings_or_exit(args), args)
-    except ConfigErrors as exc:
-        print_errors(exc)
+    settings = broker_settings(args)
+    if settings is None:
         return 2
-    configure_logging(settings, console=True, console_level="WARNING")
     symbols = [s.upper() for s in args.symbols] or list(settings.watchlist)
     if not symbols:
         print(f"{PROG}: no symbols given and the watchlist is empty", file=sys.stderr)

@@ -39,7 +39,7 @@ import itertools
 import math
 import time as _time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from ibtrader.core.events import Event
@@ -244,6 +244,7 @@ class BarAggregator:
         self.clock = SessionClock(time_zone, session_open)
         self.volume_from_bars = volume_from_bars
         self.price_from_mid = price_from_mid  # currencies: no trades, the midpoint moves
+        self.bar_sizes = sizes  # fixed for the aggregator's life
         self._series = tuple(_Series(size, keep) for size in sizes)
         self._by_size = {s.bar_size: s for s in self._series}
         self._last_time = -math.inf  # time of the newest price seen (ticks or bar closes)
@@ -252,10 +253,6 @@ class BarAggregator:
         self.late_bars = 0  # 5-second bars dropped because their period had closed
         self.forming_updated: Event[[BarAggregator]] = Event("forming_updated")
         self.bar_closed: Event[[str, str, Bar]] = Event("bar_closed")
-
-    @property
-    def bar_sizes(self) -> tuple[str, ...]:
-        return tuple(s.bar_size for s in self._series)
 
     # ----- reading ------------------------------------------------------------------------
     def forming(self, bar_size: str) -> Bar | None:
@@ -415,6 +412,27 @@ class BarAggregator:
         else:
             s.label, s.start, s.end = label, end, end  # anything before `end` is late
         s.closed.extend(ordered)
+
+
+def feed_quotes(aggregators: Mapping[str, BarAggregator],
+                quotes: Iterable[Quote]) -> dict[str, BarAggregator]:
+    """A batch of quotes (one socket read) to their symbols' aggregators; returns the
+    aggregators whose forming bars changed, so that each is published once per batch."""
+    touched: dict[str, BarAggregator] = {}
+    for quote in quotes:
+        agg = aggregators.get(quote.symbol)
+        if agg is not None and agg.on_quote(quote):
+            touched[quote.symbol] = agg
+    return touched
+
+
+def publish_forming(agg: BarAggregator,
+                    emit: Callable[[str, str, Bar], object]) -> None:
+    """Every forming bar of `agg` to `emit(symbol, bar_size, bar)`."""
+    for size in agg.bar_sizes:
+        bar = agg.forming(size)
+        if bar is not None:
+            emit(agg.symbol, size, bar)
 
 
 def bench_aggregator(ticks: int = 200_000, bar_sizes: Sequence[str] = DEFAULT_BAR_SIZES,

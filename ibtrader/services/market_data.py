@@ -22,7 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ibtrader.core.bars import DEFAULT_BAR_SIZES, BarAggregator, bar_seconds
+from ibtrader.core.bars import (
+    DEFAULT_BAR_SIZES,
+    BarAggregator,
+    bar_seconds,
+    feed_quotes,
+    publish_forming,
+)
 from ibtrader.core.broker import (
     BrokerRequestFailed,
     BrokerUnavailable,
@@ -199,15 +205,10 @@ class MarketDataService:
         self._timer = asyncio.get_running_loop().create_task(self._close_quiet_bars())
 
     def _on_quotes(self, quotes: list[Quote]) -> None:
-        aggregators = self._aggregators
-        touched: dict[str, BarAggregator] = {}
-        for quote in quotes:
-            agg = aggregators.get(quote.symbol)
-            if agg is not None and agg.on_quote(quote):
-                touched[quote.symbol] = agg
+        touched = feed_quotes(self._aggregators, quotes)
         if touched and self.bar_forming:
             for agg in touched.values():
-                self._publish_forming(agg)
+                publish_forming(agg, self.bar_forming.emit)
 
     def _on_bar(self, update: BarUpdate) -> None:
         agg = self._by_bar_handle.get(update.subscription)
@@ -215,14 +216,7 @@ class MarketDataService:
             return
         agg.on_realtime_bar(update.bar)
         if self.bar_forming:
-            self._publish_forming(agg)
-
-    def _publish_forming(self, agg: BarAggregator) -> None:
-        emit = self.bar_forming.emit
-        for size in self.bar_sizes:
-            bar = agg.forming(size)
-            if bar is not None:
-                emit(agg.symbol, size, bar)
+            publish_forming(agg, self.bar_forming.emit)
 
     async def _close_quiet_bars(self) -> None:
         while True:

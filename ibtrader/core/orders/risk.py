@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ibtrader.core.orders.request import OrderRequest, new_client_key
+from ibtrader.core.sizing import Refusal  # one (code, message) type for every refusal
 
 NO_PRICE = "no_price"
 MAX_ORDER_QUANTITY = "max_order_quantity"
@@ -78,15 +79,6 @@ class RiskSnapshot:
     sent_times: Sequence[float] = ()  # when recent orders were sent
     daily_pnl: float = 0.0  # realized + unrealized today
     kill_switch_engaged: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True, slots=True)
