@@ -153,6 +153,11 @@ class Settings:
     web_host: str = setting("127.0.0.1", check=_host)
     web_port: int = setting(8050, low=1, high=65535)
     web_secret_key: str = setting("")
+    web_enabled: bool = setting(True)  # the desktop app serves the dashboard and API too
+    web_tls_certfile: str = setting("")  # both set: HTTPS (PEM files)
+    web_tls_keyfile: str = setting("")
+    web_api_threads: int = setting(8, low=1, high=64)
+    web_max_streams: int = setting(8, low=1, high=64)  # open event streams, a thread each
     watchlist: tuple[str, ...] = setting(DEFAULT_WATCHLIST, check=_symbols)
     objects_dir: Path = setting(derive=lambda s: s.data_dir / "objects")
     history_lookback: tuple[str, ...] = setting(  # per bar size, IB durations; see market_data
