@@ -31,8 +31,14 @@ from ibtrader.core.market import Quote
 from ibtrader.core.orders.lifecycle import Order, OrderState
 from ibtrader.web.events import EventHub
 from ibtrader.web.metrics import Metrics
-from ibtrader.web.serialize import (decision_json, number, order_json, position_json,
-                                    quote_json, signal_json)
+from ibtrader.web.serialize import (
+    decision_json,
+    number,
+    order_json,
+    position_json,
+    quote_json,
+    signal_json,
+)
 
 if TYPE_CHECKING:
     from ibtrader.app import Engine

@@ -8,5 +8,12 @@ blueprint = Blueprint("api", __name__)
 
 # the modules register their views on `blueprint` when imported
 from ibtrader.web.api import (  # noqa: E402,F401
-    account, backtests, decisions, market, openapi_doc, orders, strategies, stream,
+    account,
+    backtests,
+    decisions,
+    market,
+    openapi_doc,
+    orders,
+    strategies,
+    stream,
 )
