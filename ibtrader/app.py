@@ -60,7 +60,8 @@ def start_simulator(settings: Settings) -> SimulatedGateway:
     if state_file is not None:
         Path(state_file).parent.mkdir(parents=True, exist_ok=True)
     config = GatewayConfig(host=SIM_HOST, port=settings.sim_port, seed=settings.sim_seed,
-                           state_file=state_file, around_the_clock=settings.sim_around_the_clock)
+                           state_file=state_file, around_the_clock=settings.sim_around_the_clock,
+                           extra_symbols=settings.sim_extra_symbols)
     return SimulatedGateway(config).start()
 
 

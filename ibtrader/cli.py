@@ -24,9 +24,11 @@ COMMAND_MODULES: dict[str, str] = {
     "gui": "ibtrader.commands.gui",
     "apikey": "ibtrader.commands.apikey",
     "web": "ibtrader.commands.web",
+    "serve": "ibtrader.commands.serve",
 }
 DEFAULT_COMMAND = "gui"
 TERMINAL_COMMAND = "quotes"  # the default without a display
+SELFTEST = "--selftest"
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -38,14 +40,19 @@ def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=f"ibtrader {__version__}")
     parser.add_argument("--config", metavar="FILE",
                         help="TOML settings file (IBTRADER_* variables win)")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check this installation (imports, settings, a window, an order "
+                             "on the simulator, the web server), one line per check, and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in commands or COMMAND_MODULES:
+    for name in COMMAND_MODULES if commands is None else commands:
         importlib.import_module(COMMAND_MODULES[name]).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if SELFTEST in argv:
+        return _selftest(argv)
     wanted = _command_named_in(argv)
     parser = build_parser([wanted] if wanted else None)
     if wanted is None and not any(a in ("-h", "--help", "--version") for a in argv):
@@ -54,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser([default])
     args = parser.parse_args(argv)
     return int(args.handler(args) or 0)
+
+
+def _selftest(argv: list[str]) -> int:
+    from ibtrader.commands.gui import config_file
+    from ibtrader.selftest import main as selftest
+
+    args = build_parser(()).parse_args(argv)
+    return selftest(config_file(args))
 
 
 def _default_command() -> str:

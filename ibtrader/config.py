@@ -150,6 +150,7 @@ class Settings:
     sim_port: int = setting(0, low=0, high=65535)
     sim_state_file: Path = setting(derive=lambda s: s.data_dir / "sim" / "gateway.sqlite")
     sim_around_the_clock: bool = setting(True)
+    sim_extra_symbols: int = setting(0, low=0, high=10_000)  # synthetic SIM000… (load tests)
     web_host: str = setting("127.0.0.1", check=_host)
     web_port: int = setting(8050, low=1, high=65535)
     web_secret_key: str = setting("")

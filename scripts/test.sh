@@ -22,7 +22,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,pack]"  # pack: PyInstaller, for tests/packaging
 
 .venv/bin/ruff check .
 .venv/bin/lint-imports

@@ -60,6 +60,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gu.add_argument("--no-chart", action="store_true", help="skip the chart numbers")
     gu.add_argument("--json", action="store_true", help="print the result as JSON")
     gu.set_defaults(handler=run_gui)
+    ap = benches.add_parser("api", help="REST API req/s and latency from a load process on "
+                                        "loopback while symbols stream; its cost to the engine")
+    ap.add_argument("--seconds", type=float, default=5.0, help="per phase (default 5)")
+    ap.add_argument("--symbols", type=_positive, default=100, help="streaming (default 100)")
+    ap.add_argument("--connections", type=_positive, default=4,
+                    help="keep-alive connections of the load process (default 4)")
+    ap.add_argument("--rate", type=float, default=50.0,
+                    help="req/s of the engine-cost phase (default 50)")
+    ap.add_argument("--order-rate", type=float, default=20.0,
+                    help="order placements per second (default 20; IBKR allows 50 msg/s)")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.set_defaults(handler=run_api)
 
 
 def _positive(text: str) -> int:
@@ -134,6 +146,19 @@ def run_gui(args: argparse.Namespace) -> int:
 
     result = run_gui_bench(startup_runs=args.starts, symbols=args.symbols, seconds=args.seconds,
                            tick_interval=args.tick_interval, chart=not args.no_chart,
+                           progress=lambda text: print(text, file=sys.stderr))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
+
+
+def run_api(args: argparse.Namespace) -> int:
+    import sys
+
+    from ibtrader.benchmarks.api import run_api_bench
+
+    result = run_api_bench(seconds=args.seconds, symbols=args.symbols,
+                           connections=args.connections, rate=args.rate,
+                           order_rate=args.order_rate,
                            progress=lambda text: print(text, file=sys.stderr))
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0

@@ -123,8 +123,9 @@ class MainWindow(QMainWindow):
 
     # ----- panels -------------------------------------------------------------------------
     def add_panel(self, name: str, title: str, widget: QWidget,
-                  area: Area = Area.RightDockWidgetArea) -> QDockWidget:
-        """Dock `widget` as panel `name` (the key its place is saved under)."""
+                  area: Area = Area.RightDockWidgetArea, shown: bool = True) -> QDockWidget:
+        """Dock `widget` as panel `name` (the key its place is saved under); `shown=False`:
+        hidden the first time (until the trader opens it), then as the layout was left."""
         if name in self.panels:
             raise ValueError(f"a panel named {name!r} is already in the window")
         dock = QDockWidget(title, self)
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
             vertical = area in (Area.TopDockWidgetArea, Area.BottomDockWidgetArea)
             self.resizeDocks([dock], [220 if vertical else 360],
                              Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
+            dock.setVisible(shown)
         return dock
 
     def set_central(self, widget: QWidget) -> None:
@@ -201,6 +203,7 @@ class MainWindow(QMainWindow):
                                         "Ctrl+Shift+K")
 
         view = bar.addMenu("&View")
+        self.view_menu = view
         self.panels_menu = view.addMenu("&Panels")
         theme_menu = view.addMenu("&Theme")
         self.theme_actions: dict[str, QAction] = {}

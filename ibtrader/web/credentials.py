@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +192,13 @@ class CredentialStore:
         with self._db(write=False) as db:
             return db.execute("SELECT 1 FROM dashboard_password").fetchone() is not None
 
+    def password_changed(self) -> float | None:
+        """When the dashboard password was last set (None: never); sessions signed in before
+        it are over."""
+        with self._db(write=False) as db:
+            row = db.execute("SELECT updated FROM dashboard_password").fetchone()
+        return None if row is None else row[0]
+
     def verify_password(self, password: str) -> bool:
         """Whether this is the dashboard password; False when none is set."""
         if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
@@ -210,19 +217,8 @@ class CredentialStore:
         for db in connections:
             db.close()
 
-    @contextmanager
-    def _db(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction on this thread's connection. Writers take the lock at once
-        (IMMEDIATE), so that a read-then-write never fails on a stale WAL snapshot; readers
-        never wait for one."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _db(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._connection(), write=write)
 
     def _connection(self) -> sqlite3.Connection:
         # A connection per thread, kept open: opening one costs more than an API key check.
@@ -257,6 +253,20 @@ class CredentialStore:
 
 
 # --- hashing ----------------------------------------------------------------------------------
+
+@contextmanager
+def transaction(db: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction on `db` (opened with isolation_level=None). Writers take the lock at
+    once (IMMEDIATE), so that a read-then-write never fails on a stale WAL snapshot;
+    readers never wait for one."""
+    db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
 
 def _key_hash(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()

@@ -17,9 +17,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 log = logging.getLogger(__name__)
+LOOKAHEAD = 1
 
 
 class WebServer:
@@ -50,7 +52,10 @@ class WebServer:
         self._server = create_server(
             self.app, host=self.host, port=self.requested_port, threads=self.threads,
             url_scheme=self.url_scheme, ident="ibtrader", clear_untrusted_proxy_headers=True,
-            channel_timeout=120, connection_limit=200)
+            channel_timeout=120, connection_limit=200,
+            # keep reading while a request runs: a browser that closes an event stream is
+            # seen at once (environ["waitress.client_disconnected"]), not at the next write
+            channel_request_lookahead=LOOKAHEAD)
         self._thread = threading.Thread(target=self._server.run, name="web-server",
                                         daemon=True)
         self._thread.start()
@@ -65,7 +70,9 @@ class WebServer:
         if self.on_stop is not None:
             self.on_stop()
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
-        server.close()  # listening socket and every channel: the serving loop ends
+        # every socket (listener, channels, trigger) closed on the serving thread itself:
+        # closed from here they would race its select() (EBADF); an empty map ends its loop
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         if self._thread is not None:
             self._thread.join(timeout)
         log.info("web server stopped")

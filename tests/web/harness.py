@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ibtrader.app import Engine, open_engine
 from ibtrader.config import Settings
+from ibtrader.core.strategy import Signal
 from ibtrader.web.bridge import EngineBridge
 
 T = TypeVar("T")
@@ -77,3 +78,22 @@ def running_engine(settings: Settings, *, wait_for_data: bool = True,
             runner.run(close(), 60.0)
         finally:
             runner.close()
+
+
+def signal_now(engine: Engine, bridge: EngineBridge, symbol: str, side: str,
+               reason: str = "test", strategy: str = "sma_cross") -> None:
+    """The running `strategy` signals now on `symbol`, through the engine's own decision
+    path (journal, sizing, the pending list and its events), on the engine's loop. It
+    reaches into the engine's slots: no public call makes a strategy signal on demand."""
+    trading, market = engine.trading, engine.market_data
+
+    def emit() -> None:
+        [slot] = [s for group in trading._slots.values() for s in group
+                  if s.symbol == symbol and s.name == strategy]
+        bar = market.history(symbol, slot.bar_size)[-1]
+        stop = round(bar.close * (0.98 if side == "buy" else 1.02), 2)
+        trading._on_signals(slot, [Signal(symbol, side, reason=reason, stop=stop,
+                                          time=bar.time)],
+                            bar, engine.broker.account.account())
+
+    bridge.call(emit)

@@ -2,17 +2,16 @@
 or a CSV file, a range; Run shows a progress bar, then the statistics, the equity curve
 and the trades.
 
-The run happens in an executor thread (`run_backtest` blocks for as long as it takes);
-its progress comes back to the GUI thread through the loop, at most once per percent.
-Cancel stops it at its next progress report.
+The run happens in a worker process (a backtest is CPU-bound: in a thread of the app it
+would slow the engine and the web API), through the app's pool (`desktop_jobs`); its
+progress comes back to the GUI thread through the loop, at most once per percent. Cancel
+stops it at its next progress report.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibtrader.backtest.jobs import BacktestJob, BacktestJobs, BacktestResult
 from ibtrader.core.strategies import STRATEGIES, strategy_class
-from ibtrader.gui.trading.backtest_job import BacktestJob, BacktestResult, run_backtest
+from ibtrader.gui.trading.backtest_job import (
+    BacktestCancelled,
+    BacktestFailed,
+    WorkerRun,
+    desktop_jobs,
+)
 from ibtrader.gui.trading.backtest_results import BacktestResults
 from ibtrader.gui.trading.param_editors import ParamForm
 from ibtrader.gui.trading.tasks import spawn
@@ -50,20 +55,19 @@ SECONDS = {"1 min": 60, "5 mins": 300, "15 mins": 900, "30 mins": 1800, "1 hour"
            "1 day": 86_400}
 
 
-class BacktestCancelled(Exception):
-    """Raised from the progress report to stop a run the trader cancelled."""
-
-
 class BacktestDialog(QDialog):
     finished_run = Signal(object)  # a BacktestResult
     failed_run = Signal(str)
 
     def __init__(self, settings: Any, symbols: tuple[str, ...] = (),
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, jobs: BacktestJobs | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Backtest")
         self._settings = settings
-        self._cancel = threading.Event()
+        # the app's pool unless given one; made now so its workers start while the
+        # trader fills in the form
+        self._jobs = jobs or desktop_jobs(settings)
+        self._worker: WorkerRun | None = None
         self._running = False
         self.result: BacktestResult | None = None
         self._build(symbols or tuple(settings.watchlist))
@@ -152,7 +156,7 @@ class BacktestDialog(QDialog):
         self.browse.clicked.connect(self._browse)
         self.csv.textEdited.connect(lambda _t: self.by_csv.setChecked(True))
         self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self._cancel.set)
+        self.cancel_button.clicked.connect(self._cancel)
 
     def _strategy_chosen(self, name: str) -> None:
         if not name:
@@ -207,7 +211,7 @@ class BacktestDialog(QDialog):
                            risk_pct=self.risk.value())
 
     def run(self) -> bool:
-        """Start the run in an executor; False (and the reason shown) for bad input."""
+        """Start the run in a worker process; False (and the reason shown) for bad input."""
         if self._running:
             return False
         try:
@@ -215,28 +219,23 @@ class BacktestDialog(QDialog):
         except ValueError as exc:
             self._fail(str(exc))
             return False
+        try:  # started here, not in the task: a Cancel right after Run finds it
+            self._worker = WorkerRun(self._jobs, job, self._settings, self.progress.setValue)
+        except RuntimeError as exc:  # the pool was closed: the app is quitting
+            self._fail(str(exc))
+            return False
         self.error.clear()
-        self._cancel.clear()
         self._set_running(True)
         self.progress.setValue(0)
-        spawn(self._run(job), done=self._done, failed=self._failed, name="backtest")
+        spawn(self._worker.result(), done=self._done, failed=self._failed, name="backtest")
         return True
 
-    async def _run(self, job: BacktestJob) -> BacktestResult:
-        loop = asyncio.get_running_loop()
-        shown = [-1]
-
-        def progress(done: int, total: int) -> None:  # on the worker thread
-            if self._cancel.is_set():
-                raise BacktestCancelled()
-            pct = 100 * done // max(total, 1)
-            if pct != shown[0]:  # one hop to the GUI per percent, not per bar
-                shown[0] = pct
-                loop.call_soon_threadsafe(self.progress.setValue, pct)
-
-        return await loop.run_in_executor(None, run_backtest, job, self._settings, progress)
+    def _cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
 
     def _done(self, result: BacktestResult) -> None:
+        self._worker = None
         self._set_running(False)
         self.progress.setValue(100)
         self.result = result
@@ -244,12 +243,13 @@ class BacktestDialog(QDialog):
         self.finished_run.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
+        self._worker = None
         self._set_running(False)
         if isinstance(exc, BacktestCancelled):
             self._fail("cancelled")
             self.progress.setValue(0)
             return
-        if not isinstance(exc, ValueError | OSError):
+        if not isinstance(exc, BacktestFailed):  # the worker's own errors are logged there
             log.error("backtest failed", exc_info=exc)
         self._fail(str(exc) or type(exc).__name__)
 
@@ -259,7 +259,7 @@ class BacktestDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Closing the dialog stops a run in progress (at its next progress report)."""
-        self._cancel.set()
+        self._cancel()
         super().done(result)
 
     def _set_running(self, running: bool) -> None:

@@ -1,89 +1,91 @@
-"""One backtest as the dialog asks for it, run where it may block (an executor thread).
+"""A backtest from the desktop, run in a worker process (ibtrader/backtest/jobs.py) so the
+engine loop and the GUI keep their pace, and awaited on the GUI thread's loop.
 
-    job = BacktestJob("sma_cross", {"fast": 5}, symbol="AAPL", bar_size="1 hour",
-                      start=..., end=...)
-    result = run_backtest(job, settings, progress)   # progress(done, total), any thread
+    run = WorkerRun(desktop_jobs(settings), job, settings, progress=bar.setValue)
+    result = await run.result()      # BacktestResult; BacktestCancelled / BacktestFailed
+    run.cancel()                     # from a button
 
-The same path as `ibtrader backtest`: a strategy by name (user strategies too), bars from
-a CSV file or the simulator's seeded history, `BacktestRunner` through the simulator's
-matching engine, `BacktestReport` for the statistics and trades. No Qt here.
+Progress comes from the pool's thread to the loop, one hop per percent, in order, and
+never after the run finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+import asyncio
+import atexit
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
+from PySide6.QtCore import QCoreApplication
 
-from ibtrader.backtest.report import BacktestReport
-from ibtrader.backtest.runner import BacktestConfig, BacktestRunner
-from ibtrader.commands.backtest import parse_commission
-from ibtrader.core.strategies import STRATEGIES, load_strategy, load_user_strategies
+from ibtrader.backtest.jobs import BacktestJob, BacktestJobs, BacktestResult
 
-Progress = Callable[[int, int], None]
+_shared: BacktestJobs | None = None
+_hooked = False  # close_desktop_jobs runs when the app quits
 
 
-@dataclass(frozen=True)
-class BacktestJob:
-    strategy: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    symbol: str = ""  # the simulator's history for this symbol ...
-    csv: Path | None = None  # ... or the bars of a CSV file
-    bar_size: str = ""  # with a symbol: "" means the strategy's own
-    start: float | None = None  # epoch seconds, UTC
-    end: float | None = None
-    cash: float = 10_000.0
-    commission: str = "ib"  # 0, ib, or a percent such as 0.1%
-    fill: str = "next-open"
-    sizing: str = "risk"
-    risk_pct: float = 1.0
-
-    def __post_init__(self) -> None:
-        if bool(self.symbol.strip()) == (self.csv is not None):
-            raise ValueError("give a symbol or a CSV file, not both and not neither")
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError("the range is empty: the start must be before the end")
+class BacktestCancelled(Exception):
+    """The trader cancelled the run (or closed its dialog)."""
 
 
-@dataclass
-class BacktestResult:
-    report: BacktestReport
-    equity: np.ndarray  # at each bar's close
-    times: np.ndarray  # epoch seconds of the bars
+class BacktestFailed(Exception):
+    """The run stopped on an error; the message says which, in the trader's terms."""
 
 
-def run_backtest(job: BacktestJob, settings: Any, progress: Progress | None = None
-                 ) -> BacktestResult:
-    """Runs to the end (blocking; call it in an executor). ValueError for bad input."""
-    if job.strategy not in STRATEGIES:
-        load_user_strategies(settings.strategies_dir)
-    strategy = load_strategy(job.strategy, **dict(job.params))
-    bars, instrument = _bars(job, strategy.bar_size, settings)
-    config = BacktestConfig(cash=job.cash, fill=job.fill, sizing=job.sizing,
-                            commissions=parse_commission(job.commission),
-                            risk_pct=job.risk_pct,
-                            fallback_stop_pct=settings.default_stop_pct)
-    output = BacktestRunner(strategy, bars, config, instrument).run(progress)
-    shown = {"fill": job.fill, "sizing": job.sizing, "commission": job.commission,
-             "cash": job.cash, "params": strategy.p.as_dict()}
-    report = BacktestReport.of(strategy.name, output, shown, job.cash)
-    return BacktestResult(report, np.asarray(output.equity), np.asarray(output.bars.time))
+def desktop_jobs(settings: Any) -> BacktestJobs:
+    """The app's one pool of backtest workers (the dialog's and, handed to the web runtime,
+    the API's), started (and warmed: ~1 s of imports) on first use and closed when the app
+    quits. Each run passes its own settings."""
+    global _shared, _hooked
+    if _shared is None or _shared.closed:
+        _shared = BacktestJobs(settings)
+        _shared.warm()
+    if not _hooked:
+        _hooked = True
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(close_desktop_jobs)
+        atexit.register(close_desktop_jobs)
+    return _shared
 
 
-def _bars(job: BacktestJob, strategy_bar_size: str, settings: Any) -> tuple[Any, Any]:
-    if job.csv is not None:
-        from ibtrader.backtest.csv_bars import load_csv
+def close_desktop_jobs() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.close()
+        _shared = None
 
-        bars = load_csv(job.csv).between(job.start, job.end)
-        if len(bars) == 0:
-            raise ValueError(f"{job.csv} has no bars in the range given")
-        return bars, None
-    from ibtrader.backtest.sim_history import sim_bars
 
-    if job.start is None or job.end is None:
-        raise ValueError("a backtest on the simulator's history needs a start and an end")
-    return sim_bars(job.symbol.strip().upper(), job.bar_size or strategy_bar_size, job.start,
-                    job.end, settings.sim_seed, settings.sim_around_the_clock)
+class WorkerRun:
+    """One job on the pool, seen from the event loop of the thread that made it."""
+
+    def __init__(self, jobs: BacktestJobs, job: BacktestJob, settings: Any,
+                 progress: Callable[[int], object]) -> None:
+        self._jobs = jobs
+        self._progress = progress
+        self._loop = asyncio.get_event_loop()
+        self._outcome: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self.id = jobs.start(job, settings=settings, keep_result=True, listener=self._changed)
+
+    def cancel(self) -> None:
+        self._jobs.cancel(self.id)
+
+    async def result(self) -> BacktestResult:
+        status = await self._outcome
+        if status["state"] == "cancelled":
+            raise BacktestCancelled()
+        if status["state"] == "failed":
+            raise BacktestFailed(status["error"] or "the backtest failed")
+        return self._jobs.report(self.id)
+
+    def _changed(self, status: dict[str, Any]) -> None:  # on a pool thread
+        self._loop.call_soon_threadsafe(self._show, status)
+
+    def _show(self, status: dict[str, Any]) -> None:
+        if self._outcome.done():
+            return
+        if status["state"] in ("done", "failed", "cancelled"):
+            self._outcome.set_result(status)
+        elif status["progress"]["total"]:
+            done, total = status["progress"]["done"], status["progress"]["total"]
+            self._progress(100 * done // total)

@@ -9,9 +9,9 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QFormLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ibtrader.backtest.broker import Trade
+from ibtrader.backtest.job import BacktestResult
 from ibtrader.backtest.report import iso_times
 from ibtrader.gui.trading import fmt
-from ibtrader.gui.trading.backtest_job import BacktestResult
 from ibtrader.gui.trading.table import Column, RowsModel, table_view
 
 EQUITY_PEN = (52, 152, 219)

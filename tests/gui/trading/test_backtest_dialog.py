@@ -1,9 +1,10 @@
-"""The backtest dialog: typed parameter editors from the strategy's Params, a run off the
-UI thread with its progress, then statistics, an equity curve and the trades."""
+"""The backtest dialog: typed parameter editors from the strategy's Params, a run in a
+worker process with its progress, then statistics, an equity curve and the trades."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import numpy as np
 from PySide6.QtCore import QDate, Qt
@@ -11,6 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
 from ibtrader.gui.trading.backtest_dialog import BacktestDialog
+from ibtrader.gui.trading.backtest_job import desktop_jobs
 from ibtrader.gui.trading.backtest_results import EQUITY_PEN
 from tests.gui.trading.conftest import settings_for
 from tests.gui.trading.shots import count_near, grab
@@ -120,3 +122,18 @@ def test_closing_the_dialog_stops_its_run(qtbot, qloop, tmp_path):
         assert dialog.run()
         dialog.reject()
     assert failed.args == ["cancelled"] and not dialog.isVisible()
+
+
+def test_the_run_happens_in_a_worker_process_not_the_apps(qtbot, qloop, tmp_path):
+    dialog = open_dialog(qtbot, tmp_path)
+    dialog.strategy.setCurrentText("sma_cross")
+    dialog.bar_size.setCurrentText("1 hour")
+    end = QDate.currentDate()
+    dialog.end.setDate(end)
+    dialog.start.setDate(end.addDays(-20))
+    with qtbot.waitSignal(dialog.finished_run, timeout=20_000):
+        assert dialog.run()
+        run_id = dialog._worker.id
+    status = desktop_jobs(dialog._settings).status(run_id)
+    assert status["state"] == "done" and status["pid"] not in (None, os.getpid())
+    assert dialog.result.report.bars == status["progress"]["total"]
