@@ -109,7 +109,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_api_bench(*, seconds: float = 5.0, symbols: int = 100, connections: int = 4,
+def run_api_bench(*, seconds: float = 5.0, symbols: int = 100, connections: int = 2,
                   rate: float = 50.0, order_rate: float = 20.0,
                   progress: Callable[[str], None] | None = None) -> ApiBenchResult:
     progress = progress or (lambda _line: None)

@@ -64,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                         "loopback while symbols stream; its cost to the engine")
     ap.add_argument("--seconds", type=float, default=5.0, help="per phase (default 5)")
     ap.add_argument("--symbols", type=_positive, default=100, help="streaming (default 100)")
-    ap.add_argument("--connections", type=_positive, default=4,
-                    help="keep-alive connections of the load process (default 4)")
+    ap.add_argument("--connections", type=_positive, default=2,
+                    help="keep-alive connections of the load process (default 2)")
     ap.add_argument("--rate", type=float, default=50.0,
                     help="req/s of the engine-cost phase (default 50)")
     ap.add_argument("--order-rate", type=float, default=20.0,

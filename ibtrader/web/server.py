@@ -72,7 +72,13 @@ class WebServer:
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
         # every socket (listener, channels, trigger) closed on the serving thread itself:
         # closed from here they would race its select() (EBADF); an empty map ends its loop
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:  # the trigger is closed: the serving loop is ending on its own
+            log.debug("web server trigger already closed", exc_info=True)
         if self._thread is not None:
+            self._thread.join(timeout)
+        if self._thread is not None and self._thread.is_alive():
+            wasyncore.close_all(server._map)  # it did not end: close from here after all
             self._thread.join(timeout)
         log.info("web server stopped")
