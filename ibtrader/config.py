@@ -161,6 +161,12 @@ class Settings:
     web_max_streams: int = setting(8, low=1, high=64)  # open event streams, a thread each
     watchlist: tuple[str, ...] = setting(DEFAULT_WATCHLIST, check=_symbols)
     objects_dir: Path = setting(derive=lambda s: s.data_dir / "objects")
+    minio_endpoint: str = setting("")  # host:port (or http(s)://host:port); "": local folder
+    minio_access_key: str = setting("")
+    minio_secret_key: str = setting("")
+    minio_secure: bool = setting(False)
+    minio_bucket_charts: str = setting("charts")
+    minio_bucket_marketdata: str = setting("marketdata")
     history_lookback: tuple[str, ...] = setting(  # per bar size, IB durations; see market_data
         ("1 min=2 D", "5 mins=5 D", "15 mins=10 D", "1 hour=30 D", "1 day=1 Y"))
     bar_close_grace: float = setting(2.0, low=0, high=60)

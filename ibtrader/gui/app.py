@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import qasync
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ibtrader.config import Settings
@@ -39,6 +39,7 @@ from ibtrader.gui.dashboard_tab import (
 )
 from ibtrader.gui.main_window import MainWindow, wait_closed
 from ibtrader.gui.workstation import attach_views
+from ibtrader.resources import ResourceMissing, app_icon
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ def application(web: bool = True) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("ibtrader")
+    if app.windowIcon().isNull():
+        try:
+            app.setWindowIcon(QIcon(str(app_icon())))
+        except ResourceMissing as exc:  # a damaged install: the app still runs, without it
+            log.warning("%s", exc)
     return app
 
 

@@ -85,3 +85,13 @@ def test_style_sheets_exist_and_an_unknown_theme_is_named():
     assert all("QPushButton#killSwitch" in style_sheet(name) for name in THEMES)
     with pytest.raises(ValueError, match="choose one of dark, light"):
         style_sheet("neon")
+
+
+def test_the_app_and_its_windows_carry_the_ibtrader_icon(qapp):
+    from ibtrader.gui.app import application
+
+    app = application(web=False)
+    icon = app.windowIcon()
+    assert not icon.isNull()
+    image = icon.pixmap(64, 64).toImage()
+    assert image.width() == 64 and len({image.pixel(x, 32) for x in range(0, 64, 4)}) > 2

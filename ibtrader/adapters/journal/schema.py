@@ -1,7 +1,8 @@
 """The journal's schema as numbered migrations, applied in order, each in one transaction.
 
 A migration is never edited once released: a change is a new migration at the end.
-Issue 4 appends orders, order_events and the outbox as version 2 (and so on); the
+Issue 4 appends orders, order_events and executions as version 2, issue 7 the outbox
+as version 3 (and so on); the
 `schema_migrations` table records which versions a file has, and when.
 
 Conventions: ids are our own text ids (time-sortable, see core.decisions.new_id); times
@@ -131,6 +132,30 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             problems_json TEXT NOT NULL      -- [[code, message], ...]
         );
         CREATE INDEX order_refusals_time ON order_refusals (time);
+    """),
+    (3, "outbox for remote sinks", """
+        -- one row per (sink, our id): queued in the transaction that writes the local row,
+        -- delivered by the delivery worker (services/delivery.py); see adapters/journal/outbox.py
+        CREATE TABLE outbox (
+            sink         TEXT NOT NULL,      -- "minio", "nocodb", "n8n"
+            record_id    TEXT NOT NULL,      -- our stable id: the sink keys on it
+            kind         TEXT NOT NULL,
+            payload_json TEXT NOT NULL,
+            created      REAL NOT NULL,      -- first queued (since last delivered)
+            updated      REAL NOT NULL,
+            rev          INTEGER NOT NULL,   -- +1 per re-queue: a delivery marks only its rev
+            state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+            attempts     INTEGER NOT NULL,   -- failed deliveries since queued
+            next_attempt REAL NOT NULL,
+            claimed      INTEGER NOT NULL,   -- 1: a worker is sending it (lease: next_attempt)
+            last_error   TEXT NOT NULL,
+            delivered    REAL,
+            PRIMARY KEY (sink, record_id)
+        );
+        CREATE INDEX outbox_due ON outbox (sink, next_attempt) WHERE state = 'pending';
+        CREATE INDEX outbox_waiting ON outbox (sink, created) WHERE state = 'pending';
+        CREATE INDEX outbox_delivered ON outbox (delivered) WHERE state = 'delivered';
+        CREATE INDEX outbox_failed ON outbox (sink) WHERE state = 'failed';
     """),
 )
 

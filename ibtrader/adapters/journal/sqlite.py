@@ -26,6 +26,7 @@ from typing import Any
 from ibtrader.core.decisions import Decision, DecisionState, SignalRecord
 from ibtrader.core.strategy import Signal
 
+from . import outbox
 from .checkpoint import WalCheckpointer
 from .schema import BOOKKEEPING, LATEST, MIGRATIONS
 
@@ -129,6 +130,13 @@ class SqliteJournal:
             if cursor.rowcount != 1:
                 raise JournalError(f"decision {d.id} is not in the journal")
             self._event(d)
+
+    def enqueue(self, sink: str, record_id: str, kind: str, payload: Mapping[str, Any],
+                now: float | None = None) -> None:
+        """Queue a record for a remote sink in the outbox (see outbox.py); inside
+        `atomic()` it commits with the local row it mirrors, or not at all."""
+        outbox.enqueue(self._db, sink, record_id, kind, payload,
+                       time.time() if now is None else now)
 
     def _event(self, d: Decision) -> None:
         self._db.execute(
