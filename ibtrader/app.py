@@ -3,8 +3,11 @@
 - the broker: IB through ib_async, either the configured TWS / IB Gateway or, when
   `settings.broker == "sim"`, the simulated gateway started in-process on a loopback port
   (a free one unless `sim_port` is set); the code path above the socket is the same;
-- the engine: the Market Data Service (history cache in the object folder) feeding the
-  Trading Engine (strategies, decisions, the SQLite journal).
+- the engine: the Market Data Service (history cache in the object folder, or in MinIO's
+  marketdata bucket when `minio_endpoint` is set) feeding the Trading Engine (strategies,
+  decisions, the SQLite journal);
+- the backing services, when configured: a delivery worker sends the journal's outbox to
+  them off the engine's loop (`remote_sinks`); with none configured, nothing of it runs.
 
 This is the one module that picks adapters for the services' ports.
 """
@@ -18,16 +21,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ibtrader import runtime_gc
 from ibtrader.adapters.ib import ConnectionConfig, IBBroker
 from ibtrader.adapters.journal import SqliteJournal, SqliteOrderJournal
+from ibtrader.adapters.journal.outbox import SqliteOutbox
 from ibtrader.adapters.objects import FolderObjectStore
 from ibtrader.adapters.objects.parquet_bars import ParquetBarStore
 from ibtrader.core.broker import MarketDataPort
 from ibtrader.core.market import Instrument
-from ibtrader.core.ports import AccountPort, BarSource, OrderSubmissionPort
+from ibtrader.core.outbox import OutboxSink
+from ibtrader.core.ports import AccountPort, BarSource, ObjectStore, OrderSubmissionPort
+from ibtrader.services.delivery import DeliveryWorker
 from ibtrader.services.history_cache import HistoryCache
 from ibtrader.services.market_data import MarketDataService, parse_lookback
 from ibtrader.services.order_manager import OrderManager
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from ibtrader.sim.gateway import SimulatedGateway
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SIM_HOST = "127.0.0.1"
 
@@ -88,11 +95,105 @@ async def open_broker(settings: Settings) -> AsyncIterator[IBBroker]:
             await asyncio.to_thread(gateway.stop)
 
 
+def minio_store(settings: Settings, bucket: str, *, connect_timeout: float = 3.0,
+                read_timeout: float = 30.0) -> ObjectStore:
+    """A MinIO bucket as the settings describe the server (imported only when used)."""
+    from ibtrader.adapters.objects.minio_store import MinioObjectStore
+
+    return MinioObjectStore(settings.minio_endpoint, settings.minio_access_key,
+                            settings.minio_secret_key, bucket, secure=settings.minio_secure,
+                            connect_timeout=connect_timeout, read_timeout=read_timeout)
+
+
+def history_store(settings: Settings) -> ObjectStore:
+    """Where the Parquet history cache lives: MinIO's marketdata bucket when an endpoint is
+    set, else the local object folder."""
+    if not settings.minio_endpoint:
+        return FolderObjectStore(settings.objects_dir)
+    # a hung server must not hold the backfill for long: cached bars are only a shortcut
+    return _CacheOnly(minio_store(settings, settings.minio_bucket_marketdata,
+                                  connect_timeout=2.0, read_timeout=10.0))
+
+
+class _CacheOnly:
+    """An object store whose failures cost the cache, never the history: the cache treats
+    OSError as "not cached" and fetches from the broker, so a MinIO outage becomes one."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"cache in {self.store!r}"
+
+    def put(self, key: str, data: bytes) -> None:
+        self._call(lambda: self.store.put(key, data))
+
+    def get(self, key: str) -> bytes:
+        return self._call(lambda: self.store.get(key))
+
+    def exists(self, key: str) -> bool:
+        return self._call(lambda: self.store.exists(key))
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self._call(lambda: self.store.list(prefix))
+
+    def delete(self, key: str) -> None:
+        self._call(lambda: self.store.delete(key))
+
+    @staticmethod
+    def _call(call: Callable[[], T]) -> T:
+        from ibtrader.adapters.objects.minio_store import ObjectStoreError
+
+        try:
+            return call()
+        except ObjectStoreError as exc:  # KeyError (not cached) passes through as is
+            raise OSError(str(exc)) from exc
+
+
+def remote_sinks(settings: Settings) -> list[OutboxSink]:
+    """The outbox sinks of the configured backing services (none: the embedded defaults).
+    Chart images and other objects go to MinIO's buckets by the bucket their record names."""
+    sinks: list[OutboxSink] = []
+    if settings.minio_endpoint:
+        from ibtrader.adapters.objects.object_sink import ObjectSink
+
+        buckets = (settings.minio_bucket_charts, settings.minio_bucket_marketdata)
+        sinks.append(ObjectSink({b: minio_store(settings, b) for b in dict.fromkeys(buckets)}))
+    return sinks
+
+
+@dataclass
+class Delivery:
+    """The outbox of the journal's file and the worker sending it to the services."""
+
+    outbox: SqliteOutbox
+    worker: DeliveryWorker
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Stop the lanes (blocks up to the sinks' timeouts), then close the outbox; what
+        still waits goes out at the next start."""
+        self.worker.stop()
+        self.outbox.close()
+
+
+def delivery(settings: Settings, journal_file: Path) -> Delivery | None:
+    """The outbox's delivery for the configured services, not started; None when no service
+    is configured. The journal must be open already (it creates the outbox table)."""
+    sinks = remote_sinks(settings)
+    if not sinks:
+        return None
+    outbox = SqliteOutbox(journal_file)
+    return Delivery(outbox, DeliveryWorker(outbox, sinks))
+
+
 def market_data_service(settings: Settings, port: MarketDataPort,
                         clock: Callable[[], float] = time.time) -> MarketDataService:
-    """The service as the settings describe it, with its cache in the local object folder."""
-    store = FolderObjectStore(settings.objects_dir)
-    cache = HistoryCache(ParquetBarStore(store), parse_lookback(settings.history_lookback),
+    """The service as the settings describe it, with its history cache in `history_store`."""
+    cache = HistoryCache(ParquetBarStore(history_store(settings)),
+                         parse_lookback(settings.history_lookback),
                          clock=clock)
     return MarketDataService(port, cache, close_grace=settings.bar_close_grace, clock=clock)
 
@@ -115,6 +216,18 @@ class Engine:
     journal: SqliteJournal
     subscribed: asyncio.Task[object]  # qualify + backfill + stream of the symbols
     orders: OrderManager | None = None  # the engine's order port, unless one was given
+    delivery: Delivery | None = None  # the outbox's worker, when a service is configured
+
+    def outbox_depth(self) -> tuple[int, float | None]:
+        """(records waiting for the backing services, age of the oldest in seconds); (0,
+        None) without services. A short SQLite read (any thread)."""
+        if self.delivery is None:
+            return 0, None
+        return self.delivery.outbox.depth()
+
+    def failing_sinks(self) -> dict[str, str]:
+        """Sink name -> its last error, for the sinks failing right now."""
+        return {} if self.delivery is None else dict(self.delivery.worker.failing)
 
 
 @contextlib.asynccontextmanager
@@ -129,6 +242,7 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
         symbols = await broker_symbols(broker.market_data, symbols)
         market = market_data_service(settings, broker.market_data)
         journal = SqliteOrderJournal(settings.journal_file)
+        remote = delivery(settings, journal.path)
         manager = None
         if orders is None:  # the order manager carries accepted decisions to the broker
             manager = order_manager(settings, broker, journal)
@@ -139,13 +253,15 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
         if manager is not None:
             manager.auto_trade_disabled += lambda _why: disable_auto_trade(trading)
         try:
+            if remote is not None:  # a previous run's undelivered records go out first
+                await asyncio.to_thread(remote.start)
             if manager is not None:
                 await manager.start()
             await trading.start()
             subscribed = asyncio.create_task(_subscribe_then_settle(market, symbols),
                                              name="subscribe")
             try:
-                yield Engine(broker, market, trading, journal, subscribed, manager)
+                yield Engine(broker, market, trading, journal, subscribed, manager, remote)
             finally:
                 subscribed.cancel()
                 await asyncio.gather(subscribed, return_exceptions=True)
@@ -154,6 +270,8 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
         finally:
             if manager is not None:
                 await manager.stop()  # open orders stay at the broker
+            if remote is not None:  # before the journal closes
+                await asyncio.to_thread(remote.stop)
             journal.close()
 
 

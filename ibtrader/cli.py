@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "apikey": "ibtrader.commands.apikey",
     "web": "ibtrader.commands.web",
     "serve": "ibtrader.commands.serve",
+    "services": "ibtrader.commands.services",
 }
 DEFAULT_COMMAND = "gui"
 TERMINAL_COMMAND = "quotes"  # the default without a display

@@ -167,6 +167,9 @@ class Settings:
     minio_secure: bool = setting(False)
     minio_bucket_charts: str = setting("charts")
     minio_bucket_marketdata: str = setting("marketdata")
+    nocodb_url: str = setting("")  # http://host:port of NocoDB; "": no journal mirror
+    nocodb_api_token: str = setting("")  # an API token (xc-token) made in NocoDB's UI
+    nocodb_base: str = setting("ibtrader")  # the base (project) holding the mirror's tables
     history_lookback: tuple[str, ...] = setting(  # per bar size, IB durations; see market_data
         ("1 min=2 D", "5 mins=5 D", "15 mins=10 D", "1 hour=30 D", "1 day=1 Y"))
     bar_close_grace: float = setting(2.0, low=0, high=60)

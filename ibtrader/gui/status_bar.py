@@ -5,7 +5,10 @@
 - server time: the broker's clock, asked every `SERVER_TIME_EVERY` seconds and shown
   ticking with the local clock in between (the offset tells of a skewed clock);
 - latency: how old the newest quote was when the watchlist showed it (coalescing and loop
-  delays included), the worst in the last second.
+  delays included), the worst in the last second;
+- outbox: records waiting for the backing services (NocoDB, MinIO, n8n) and the age of the
+  oldest, read off the loop every `OUTBOX_EVERY` seconds; shown only when something waits
+  or a service fails, so the embedded setup never sees it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVER_TIME_EVERY = 30.0
+OUTBOX_EVERY = 2.0
 _STATE_ROLE = {ConnectionState.CONNECTED: "ok", ConnectionState.CONNECTING: "warn",
                ConnectionState.RECONNECTING: "warn", ConnectionState.LOST: "bad",
                ConnectionState.DISCONNECTED: "bad"}
@@ -40,14 +44,17 @@ class StatusBar(QStatusBar):
         self.account_label = QLabel("account —", self)
         self.time_label = QLabel("server —", self)
         self.latency_label = QLabel("latency —", self)
-        for label in (self.state_label, self.account_label, self.time_label,
-                      self.latency_label):
+        self.outbox_label = QLabel(self)
+        for label in (self.outbox_label, self.state_label, self.account_label,
+                      self.time_label, self.latency_label):
             self.addPermanentWidget(label)
+        self.outbox_label.hide()
         self.state: ConnectionState = ConnectionState.DISCONNECTED
         self.server_offset: float | None = None  # server clock minus local clock, seconds
         self._latency_worst = 0.0
         self._engine: Engine | None = None
         self._clock_task: asyncio.Task[None] | None = None
+        self._outbox_task: asyncio.Task[None] | None = None
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._every_second)
@@ -60,14 +67,19 @@ class StatusBar(QStatusBar):
         self.show_state(engine.broker.state, "")
         self.show_account(account or _managed_account(engine))
         self._clock_task = asyncio.ensure_future(self._ask_server_time())
+        if engine.delivery is not None:
+            self._outbox_task = asyncio.ensure_future(self._watch_outbox(engine))
         self._tick.start()
 
     def detach(self) -> None:
         if self._engine is not None:
             self._engine.broker.state_changed -= self.show_state
             self._engine = None
-        if self._clock_task is not None:
-            self._clock_task.cancel()
+        for task in (self._clock_task, self._outbox_task):
+            if task is not None:
+                task.cancel()
+        self._outbox_task = None
+        self.show_outbox(0, None, {})
         self._tick.stop()
 
     # ----- what it shows ------------------------------------------------------------------
@@ -80,6 +92,27 @@ class StatusBar(QStatusBar):
 
     def show_account(self, account: str) -> None:
         self.account_label.setText(f"account {account or '—'}")
+
+    def show_outbox(self, depth: int, oldest_age: float | None,
+                    failing: dict[str, str]) -> None:
+        """"outbox N waiting, oldest Xs" (and which services fail), hidden when nothing
+        waits and nothing fails."""
+        if depth <= 0 and not failing:
+            self.outbox_label.hide()
+            self.outbox_label.setText("")
+            return
+        text = f"outbox {depth} waiting"
+        if depth > 0 and oldest_age is not None:
+            text += f", oldest {_age(oldest_age)}"
+        tip = "records queued for the backing services; none is lost while they are down"
+        if failing:
+            colour = semantic_colour("bad" if depth else "warn").name()
+            text = (f"<span style='color:{colour}'>●</span> {text}; "
+                    f"{', '.join(sorted(failing))} failing")
+            tip = "\n".join(f"{name}: {error}" for name, error in sorted(failing.items()))
+        self.outbox_label.setText(text)
+        self.outbox_label.setToolTip(tip)
+        self.outbox_label.show()
 
     def show_latency(self, seconds: float) -> None:
         self._latency_worst = max(self._latency_worst, seconds)
@@ -101,6 +134,26 @@ class StatusBar(QStatusBar):
                 except Exception as exc:  # the next round tries again
                     log.debug("server time not read: %s", exc)
             await asyncio.sleep(SERVER_TIME_EVERY if self.server_offset is not None else 2.0)
+
+
+    async def _watch_outbox(self, engine: Engine) -> None:
+        while True:
+            try:  # SQLite may wait on the delivery lanes' lock: never on the GUI's loop
+                depth, oldest = await asyncio.to_thread(engine.outbox_depth)
+                self.show_outbox(depth, oldest, engine.failing_sinks())
+            except Exception as exc:  # the outbox closing at shutdown; the next round retries
+                log.debug("outbox depth not read: %s", exc)
+            await asyncio.sleep(OUTBOX_EVERY)
+
+
+def _age(seconds: float) -> str:
+    """12s, 4m05s, 2h03m: short enough for a status bar."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole // 60 % 60:02d}m"
 
 
 def _ib_session(engine: Engine | None) -> Any:

@@ -224,8 +224,6 @@ class EngineBridge:
             self._refresh_positions()
             self.hub.publish("positions", self.snapshot.positions)
             self.hub.publish("account", self.snapshot.account)
-        depth, _oldest = self.outbox_depth()
-        self.metrics.outbox_depth.set(depth)
         if self._last_quote_at:
             self.metrics.data_age.set(self.clock() - self._last_quote_at)
 

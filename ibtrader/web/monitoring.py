@@ -66,6 +66,7 @@ def health() -> tuple[Response, int]:
 @blueprint.get("/metrics")
 def metrics() -> Response:
     context = web_context()
-    if context.bridge is not None:
+    if context.bridge is not None:  # read here, on the scrape's thread, not on the loop
         context.metrics.streams.set(context.bridge.hub.listeners)
+        context.metrics.outbox_depth.set(context.bridge.outbox_depth()[0])
     return Response(context.metrics.render(), mimetype=None, content_type=CONTENT_TYPE)

@@ -91,8 +91,9 @@ class WebRuntime:
         return self
 
     def attach(self, engine: Engine) -> EngineBridge:
-        """Serve this engine (call on its loop)."""
-        bridge = EngineBridge(engine, metrics=self.context.metrics)
+        """Serve this engine (call on its loop); health and metrics show its outbox."""
+        bridge = EngineBridge(engine, metrics=self.context.metrics,
+                              outbox_depth=engine.outbox_depth)
         bridge.attach()
         self.context.use_bridge(bridge)
         return bridge

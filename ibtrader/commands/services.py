@@ -1,0 +1,256 @@
+"""`ibtrader services check | init`: the backing services (MinIO, NocoDB, n8n) as configured.
+
+`check` prints one line per service: reachable / authenticated / schema OK, with a fix hint
+for each failure, then the journal's outbox per sink (records waiting, the oldest's age,
+records failed). It exits 1 when a configured service fails, so scripts and CI can gate on it.
+`init` creates what is missing (MinIO's buckets) and is safe to run twice.
+
+The checks block on the network with short timeouts: this is a command, not the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ibtrader.adapters.objects.minio_store import MinioObjectStore
+    from ibtrader.config import Settings
+
+PROG = "ibtrader services"
+HTTP_TIMEOUT = 3.0  # seconds per request: a service that needs longer is not healthy
+_AUTH_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                         "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"})
+COMPOSE_HINT = "start it: docker compose -f docker-compose.services.yml up -d"
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    """What `check` found for one service. None: not checked (an earlier step failed, or
+    there is nothing to check yet)."""
+
+    name: str
+    where: str = ""  # the URL checked; "" when not configured
+    reachable: bool | None = None
+    authenticated: bool | None = None
+    schema: bool | None = None
+    detail: str = ""
+    hint: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.where)
+
+    @property
+    def failed(self) -> bool:
+        return self.configured and False in (self.reachable, self.authenticated, self.schema)
+
+    def line(self) -> str:
+        if not self.configured:
+            return f"{self.name:<7} not configured{f' ({self.hint})' if self.hint else ''}"
+        steps = ", ".join(f"{label} {_word(ok)}" for label, ok in (
+            ("reachable", self.reachable), ("authenticated", self.authenticated),
+            ("schema", self.schema)))
+        text = f"{self.name:<7} {'FAIL' if self.failed else 'OK  '} {self.where}: {steps}"
+        if self.detail:
+            text += f" — {self.detail}"
+        if self.failed and self.hint:
+            text += f"\n        fix: {self.hint}"
+        return text
+
+
+def _word(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "NO")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "services", help="the backing services (MinIO, NocoDB, n8n): check or initialise",
+        description="`check`: per configured service, reachable / authenticated / schema OK "
+                    "with a fix hint, and the outbox waiting for each (exit 1 when a "
+                    "configured service fails). `init`: create what is missing (MinIO's "
+                    "buckets); safe to run twice.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("check", help="is each configured service usable? (exit 1 if not)")
+    actions.add_parser("init", help="create the MinIO buckets (safe to run twice)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ibtrader.commands.config import load_settings_or_exit
+
+    settings = load_settings_or_exit(args)
+    return check(settings, print) if args.action == "check" else init(settings, print)
+
+
+# --- check ---------------------------------------------------------------------------------
+
+def check(settings: Settings, say: Callable[[str], object]) -> int:
+    results = [check_minio(settings), check_nocodb(settings), check_n8n(settings)]
+    for result in results:
+        say(result.line())
+    for line in outbox_lines(Path(settings.journal_file)):
+        say(line)
+    return 1 if any(r.failed for r in results) else 0
+
+
+def check_minio(settings: Settings) -> ServiceCheck:
+    if not settings.minio_endpoint:
+        return ServiceCheck("minio", hint="set minio_endpoint to use MinIO; the history "
+                                          "cache stays in the local folder")
+    try:
+        store = _minio(settings, settings.minio_bucket_charts)
+    except ValueError as exc:
+        return ServiceCheck("minio", settings.minio_endpoint, False, detail=str(exc),
+                            hint="set minio_endpoint to host:port or http(s)://host:port")
+    where = store.endpoint
+    if not _answers_http(where):
+        return ServiceCheck("minio", where, False, detail="no answer",
+                            hint=f"{COMPOSE_HINT} minio; or correct minio_endpoint")
+    from minio.error import S3Error
+
+    try:
+        have = {b.name for b in store.client.list_buckets()}
+    except S3Error as exc:
+        if exc.code in _AUTH_CODES:
+            return ServiceCheck("minio", where, True, False, detail=f"{exc.code}",
+                                hint="set minio_access_key / minio_secret_key to "
+                                     "MINIO_ROOT_USER / MINIO_ROOT_PASSWORD of .env")
+        return ServiceCheck("minio", where, True, None, detail=f"{exc.code}: {exc.message}",
+                            hint="see the MinIO server's log")
+    except Exception as exc:  # 5xx, a reset connection: reachable, but not usable
+        return ServiceCheck("minio", where, True, False, detail=f"{type(exc).__name__}: "
+                            f"{exc}", hint="see the MinIO server's log")
+    wanted = minio_buckets(settings)
+    missing = [b for b in wanted if b not in have]
+    if missing:
+        return ServiceCheck("minio", where, True, True, False,
+                            detail=f"bucket(s) missing: {', '.join(missing)}",
+                            hint="ibtrader services init")
+    return ServiceCheck("minio", where, True, True, True,
+                        detail=f"buckets {', '.join(wanted)} exist")
+
+
+def check_nocodb(settings: Settings) -> ServiceCheck:
+    url = str(getattr(settings, "nocodb_url", "") or "").rstrip("/")
+    if not url:
+        return ServiceCheck("nocodb", hint="set nocodb_url and nocodb_api_token to mirror "
+                                           "the journal to NocoDB")
+    health = _get(f"{url}/api/v1/health")
+    if not isinstance(health, int) or health != 200:
+        return ServiceCheck("nocodb", url, False, detail=f"GET /api/v1/health: {health}",
+                            hint=f"{COMPOSE_HINT} nocodb; or correct nocodb_url")
+    token = str(getattr(settings, "nocodb_api_token", "") or "")
+    if not token:
+        return ServiceCheck("nocodb", url, True, False, detail="no API token",
+                            hint="create an API token in NocoDB (Team & Settings > Tokens) "
+                                 "and set nocodb_api_token")
+    status = _get(f"{url}/api/v2/meta/bases", headers={"xc-token": token})
+    if status != 200:
+        return ServiceCheck("nocodb", url, True, False,
+                            detail=f"GET /api/v2/meta/bases with the token: {status}",
+                            hint="nocodb_api_token is refused: create a new token in NocoDB")
+    return ServiceCheck("nocodb", url, True, True, None,
+                        detail="tables not checked yet (next session, with `init`)")
+
+
+def check_n8n(settings: Settings) -> ServiceCheck:
+    url = str(getattr(settings, "n8n_url", "") or "").rstrip("/")
+    if not url:
+        return ServiceCheck("n8n", hint="set n8n_url to send notifications through n8n")
+    status = _get(f"{url}/healthz/readiness")
+    if status != 200:
+        return ServiceCheck("n8n", url, False, detail=f"GET /healthz/readiness: {status}",
+                            hint=f"{COMPOSE_HINT} n8n; or correct n8n_url")
+    # n8n's webhooks take no API credentials; the workflow check comes with `init`
+    return ServiceCheck("n8n", url, True, None, None,
+                        detail="workflow not checked yet (next session, with `init`)")
+
+
+def outbox_lines(journal_file: Path, now: float | None = None) -> list[str]:
+    """The outbox per sink as `check` prints it, read from the journal's file."""
+    if not journal_file.is_file():
+        return [f"outbox  no journal yet at {journal_file}"]
+    from ibtrader.adapters.journal.outbox import SqliteOutbox
+
+    try:
+        outbox = SqliteOutbox(journal_file)
+    except RuntimeError:  # a journal from before issue 7: nothing was ever queued
+        return [f"outbox  empty ({journal_file} has no outbox yet)"]
+    try:
+        stats = outbox.stats()
+    finally:
+        outbox.close()
+    if not stats:
+        return [f"outbox  empty: nothing waits ({journal_file})"]
+    now = time.time() if now is None else now
+    lines = []
+    for sink, s in sorted(stats.items()):
+        age = s.oldest_age(now)
+        text = f"outbox  {sink}: {s.depth} waiting"
+        text += f", oldest {age:.0f}s" if age is not None else ""
+        text += f", {s.failed} failed (see the log: they are not retried)" if s.failed else ""
+        lines.append(text)
+    return lines
+
+
+# --- init ----------------------------------------------------------------------------------
+
+def init(settings: Settings, say: Callable[[str], object]) -> int:
+    from ibtrader.adapters.objects.minio_store import ObjectStoreError
+
+    failed = False
+    if not settings.minio_endpoint:
+        say("minio   not configured: no buckets to create")
+    else:
+        for bucket in minio_buckets(settings):
+            try:
+                created = _minio(settings, bucket).ensure_bucket()
+            except (ObjectStoreError, ValueError) as exc:
+                say(f"minio   FAIL bucket {bucket}: {exc}")
+                failed = True
+                continue
+            say(f"minio   bucket {bucket}: {'created' if created else 'already there'}")
+    say("nocodb  not yet: creating the base and tables comes with the NocoDB adapter")
+    say("n8n     not yet: importing the notification workflow comes in a later version")
+    return 1 if failed else 0
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def minio_buckets(settings: Settings) -> list[str]:
+    return list(dict.fromkeys((settings.minio_bucket_charts, settings.minio_bucket_marketdata)))
+
+
+def _minio(settings: Settings, bucket: str) -> MinioObjectStore:
+    from ibtrader.adapters.objects.minio_store import MinioObjectStore
+
+    # no retries: a check reports what it sees now
+    return MinioObjectStore(settings.minio_endpoint, settings.minio_access_key,
+                            settings.minio_secret_key, bucket, secure=settings.minio_secure,
+                            connect_timeout=HTTP_TIMEOUT, read_timeout=HTTP_TIMEOUT, retries=0)
+
+
+def _answers_http(url: str) -> bool:
+    """Any HTTP answer at all (S3 answers 403 to a bare GET): the server is there."""
+    return isinstance(_get(url), int)
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> int | str:
+    """The HTTP status of a GET, or why there is none (refused, timed out, bad URL)."""
+    import requests
+
+    try:
+        with requests.get(url, headers=headers, timeout=HTTP_TIMEOUT,
+                          allow_redirects=False) as response:
+            return response.status_code
+    except requests.exceptions.Timeout:
+        return f"no answer in {HTTP_TIMEOUT:.0f} s"
+    except requests.exceptions.ConnectionError:
+        return "connection refused or host unknown"
+    except requests.exceptions.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"
