@@ -26,5 +26,12 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/lint-imports
+# Node 24, NocoDB and n8n for the integration tests (needs npm; ≈ 8 min and 4.5 GB the first
+# time, into $IBTRADER_SERVICES_CACHE or ~/.cache/ibtrader-services; seconds once cached)
+if ! command -v npm >/dev/null 2>&1; then  # npm only bootstraps Node 24 (from npm itself)
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+fi
+bash scripts/services/install.sh
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"

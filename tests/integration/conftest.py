@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from ibtrader.adapters.journal import SqliteOrderJournal
+from ibtrader.adapters.journal.outbox import SqliteOutbox
 from tests.integration.s3server import S3Server
 
 
@@ -27,3 +29,17 @@ def s3_server_with_auth(tmp_path) -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def journal(tmp_path) -> Iterator[SqliteOrderJournal]:
+    """The local journal whose outbox the services are fed from."""
+    with SqliteOrderJournal(tmp_path / "journal.sqlite") as j:
+        yield j
+
+
+@pytest.fixture
+def outbox(journal: SqliteOrderJournal) -> Iterator[SqliteOutbox]:
+    box = SqliteOutbox(journal.path)
+    yield box
+    box.close()

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from ibtrader.adapters.journal import SqliteOrderJournal
-from ibtrader.adapters.journal.outbox import SqliteOutbox
 from ibtrader.adapters.objects import InvalidKey
 from ibtrader.adapters.objects.minio_store import (
     MinioObjectStore,
@@ -46,19 +44,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def store(server: S3Server, bucket: str = "charts", **options) -> MinioObjectStore:
     return MinioObjectStore(server.endpoint, "test", "test", bucket, **options)
-
-
-@pytest.fixture
-def journal(tmp_path):
-    with SqliteOrderJournal(tmp_path / "journal.sqlite") as j:
-        yield j
-
-
-@pytest.fixture
-def outbox(journal):
-    box = SqliteOutbox(journal.path)
-    yield box
-    box.close()
 
 
 def mirror_decisions(journal, n: int, start: int = 0) -> list[str]:
