@@ -154,8 +154,40 @@ def check_nocodb(settings: Settings) -> ServiceCheck:
         return ServiceCheck("nocodb", url, True, False,
                             detail=f"GET /api/v2/meta/bases with the token: {status}",
                             hint="nocodb_api_token is refused: create a new token in NocoDB")
-    return ServiceCheck("nocodb", url, True, True, None,
-                        detail="tables not checked yet (next session, with `init`)")
+    return _check_mirror(settings, url, token)
+
+
+def _check_mirror(settings: Settings, url: str, token: str) -> ServiceCheck:
+    """The schema part: the base, every table and column of resources/nocodb/schema.json."""
+    from ibtrader.adapters.nocodb import (
+        MirrorMissing,
+        NocoClient,
+        NocoError,
+        check_columns,
+        default_schema,
+        find_mirror,
+    )
+
+    schema = default_schema()
+    client = NocoClient(url, token)
+    try:
+        report = find_mirror(client, settings.nocodb_base, schema)
+        missing = check_columns(client, report, schema)
+    except MirrorMissing as exc:
+        return ServiceCheck("nocodb", url, True, True, False,
+                            detail=str(exc).rsplit(": run", 1)[0],
+                            hint="ibtrader services init")
+    except NocoError as exc:
+        return ServiceCheck("nocodb", url, True, True, None, detail=str(exc),
+                            hint="see NocoDB's log")
+    finally:
+        client.close()
+    if missing:
+        return ServiceCheck("nocodb", url, True, True, False,
+                            detail=f"column(s) missing: {', '.join(missing)}",
+                            hint="ibtrader services init")
+    return ServiceCheck("nocodb", url, True, True, True,
+                        detail=f"base {settings.nocodb_base!r}: {len(schema.tables)} tables")
 
 
 def check_n8n(settings: Settings) -> ServiceCheck:
@@ -215,9 +247,31 @@ def init(settings: Settings, say: Callable[[str], object]) -> int:
                 failed = True
                 continue
             say(f"minio   bucket {bucket}: {'created' if created else 'already there'}")
-    say("nocodb  not yet: creating the base and tables comes with the NocoDB adapter")
+    failed = _init_nocodb(settings, say) or failed
     say("n8n     not yet: importing the notification workflow comes in a later version")
     return 1 if failed else 0
+
+
+def _init_nocodb(settings: Settings, say: Callable[[str], object]) -> bool:
+    """The base and the tables of resources/nocodb/schema.json, what is missing only;
+    True when it failed."""
+    url = str(settings.nocodb_url or "").rstrip("/")
+    if not url or not settings.nocodb_api_token:
+        say("nocodb  not configured: set nocodb_url and nocodb_api_token to mirror the journal")
+        return False
+    from ibtrader.adapters.nocodb import NocoClient, NocoError, default_schema, ensure_mirror
+
+    client = NocoClient(url, settings.nocodb_api_token)
+    try:
+        report = ensure_mirror(client, settings.nocodb_base, default_schema())
+    except NocoError as exc:
+        say(f"nocodb  FAIL: {exc}")
+        return True
+    finally:
+        client.close()
+    say(f"nocodb  base {settings.nocodb_base!r}: "
+        + (f"created {', '.join(report.created)}" if report.changed else "already there"))
+    return False
 
 
 # --- helpers -------------------------------------------------------------------------------
