@@ -11,3 +11,6 @@ try:
     import PySide6.QtWebEngineWidgets  # noqa: F401
 except ImportError:  # without Qt (or its WebEngine) the tests that need it say so themselves
     pass
+
+# fixtures every test package may use: a real S3 server on loopback (`s3_server`)
+pytest_plugins = ["tests.integration.s3server"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -25,13 +25,6 @@ from tests.web.harness import LoopThread, running_engine, web_settings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def s3(tmp_path) -> Iterator[S3Server]:
-    server = S3Server(tmp_path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def with_minio(tmp_path, server: S3Server, **values) -> Settings:
@@ -69,10 +62,10 @@ def test_without_services_the_embedded_defaults_stay(tmp_path):
     assert list(settings.objects_dir.rglob("*.parquet"))  # the cache in the local folder
 
 
-def test_with_minio_the_cache_is_in_its_bucket_and_charts_arrive(tmp_path, s3):
-    settings = with_minio(tmp_path, s3)
-    marketdata = MinioObjectStore(s3.endpoint, "test", "test", "marketdata")
-    charts = MinioObjectStore(s3.endpoint, "test", "test", "charts")
+def test_with_minio_the_cache_is_in_its_bucket_and_charts_arrive(tmp_path, s3_server):
+    settings = with_minio(tmp_path, s3_server)
+    marketdata = MinioObjectStore(s3_server.endpoint, "test", "test", "marketdata")
+    charts = MinioObjectStore(s3_server.endpoint, "test", "test", "charts")
     with running_engine(settings) as (engine, _bridge, runner):
         assert engine.delivery is not None
         assert lanes() == ["outbox-minio"]
@@ -86,12 +79,12 @@ def test_with_minio_the_cache_is_in_its_bucket_and_charts_arrive(tmp_path, s3):
         wait_for(lambda: engine.outbox_depth() == (0, None))
     assert lanes() == []  # stopped with the engine, before the journal closed
     assert not list(settings.objects_dir.rglob("*.parquet"))  # nothing in the local folder
-    assert s3.puts()["charts/decisions/D1.png"] == 1
+    assert s3_server.puts()["charts/decisions/D1.png"] == 1
 
 
-def test_minio_down_costs_no_history_and_no_record_and_the_queue_shows(tmp_path, s3):
-    s3.stop()  # down before the engine starts
-    settings = with_minio(tmp_path, s3, web_port=free_port())
+def test_minio_down_costs_no_history_and_no_record_and_the_queue_shows(tmp_path, s3_server):
+    s3_server.stop()  # down before the engine starts
+    settings = with_minio(tmp_path, s3_server, web_port=free_port())
     with running_engine(settings) as (engine, _bridge, runner):
         assert engine.market_data.history("AAPL", "1 min")  # from the broker, not cached
         for n in range(3):
@@ -113,12 +106,12 @@ def test_minio_down_costs_no_history_and_no_record_and_the_queue_shows(tmp_path,
         finally:
             web.stop()
 
-        s3.start()  # back on the same port, empty: the sink recreates the bucket
+        s3_server.start()  # back on the same port, empty: the sink recreates the bucket
         wait_for(lambda: engine.outbox_depth() == (0, None), timeout=30)
         assert "minio" not in engine.failing_sinks()
-    charts = MinioObjectStore(s3.endpoint, "test", "test", "charts")
+    charts = MinioObjectStore(s3_server.endpoint, "test", "test", "charts")
     assert charts.list("fills/") == ["fills/F0.png", "fills/F1.png", "fills/F2.png"]
-    assert [s3.puts()[f"charts/fills/F{n}.png"] for n in range(3)] == [1, 1, 1]
+    assert [s3_server.puts()[f"charts/fills/F{n}.png"] for n in range(3)] == [1, 1, 1]
 
 
 async def _attach(web: WebRuntime, engine: Engine) -> None:

@@ -129,7 +129,7 @@ def _backtest_jobs(settings: Settings) -> Any:
     when the app quits)."""
     from ibtrader.gui.trading.backtest_job import desktop_jobs
 
-    return desktop_jobs(settings)
+    return desktop_jobs(settings, warm=False)  # the first backtest starts its worker
 
 
 def _stop_web(runtime: Any) -> None:

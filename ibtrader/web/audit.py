@@ -17,21 +17,19 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from ibtrader.web.credentials import transaction
 from ibtrader.web.security import SECRET_WORDS, WRITE_METHODS, Principal, client_address
+from ibtrader.web.sqlite_file import SqliteFile, transaction
 
 if TYPE_CHECKING:
     from ibtrader.web.context import WebContext
@@ -98,10 +96,7 @@ class AuditLog:
         self.path = Path(path)
         self._clock = clock
         self._idle = idle_seconds
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._ready = False
+        self._file = SqliteFile(self.path, _SCHEMA, synchronous="NORMAL")
         self._since_prune = 0
         self._changed = threading.Condition()
         self._pending: list[AuditEntry] = []
@@ -140,7 +135,7 @@ class AuditLog:
 
     def newest(self, limit: int = 100) -> list[AuditEntry]:
         self.flush()
-        with self._db(self._connection(), write=False) as db:
+        with transaction(self._file.connection(), write=False) as db:
             rows = db.execute("SELECT time, kind, name, client, method, path, status, outcome, "
                               "fields FROM audit_log ORDER BY id DESC LIMIT ?",
                               (limit,)).fetchall()
@@ -149,12 +144,8 @@ class AuditLog:
     def close(self) -> None:
         """Write what is pending, then close every connection."""
         self.flush()
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-            self._writer_db = None
-        for db in connections:
-            db.close()
+        self._writer_db = None
+        self._file.close()
 
     # --- the writer thread ----------------------------------------------------------------
 
@@ -176,9 +167,9 @@ class AuditLog:
                 self._changed.notify_all()
 
     def _write(self, batch: list[AuditEntry]) -> None:
-        if self._writer_db is None:
-            self._writer_db = self._connection(shared=True)
-        with self._db(self._writer_db) as db:
+        if self._writer_db is None:  # outlives the writer thread that opened it
+            self._writer_db = self._file.detached()
+        with transaction(self._writer_db) as db:
             db.executemany("INSERT INTO audit_log (time, kind, name, client, method, path, "
                            "status, outcome, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(e.time, e.kind, e.name, e.client, e.method, e.path, e.status,
@@ -190,41 +181,6 @@ class AuditLog:
                            "(SELECT MAX(id) FROM audit_log) - ?", (KEEP_ROWS,))
 
     # --- the file -------------------------------------------------------------------------
-
-    @staticmethod
-    def _db(db: sqlite3.Connection, *, write: bool = True
-            ) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(db, write=write)
-
-    def _connection(self, *, shared: bool = False) -> sqlite3.Connection:
-        """This thread's reading connection, or (shared) the writer's, which outlives the
-        writer thread that opened it."""
-        db: sqlite3.Connection | None = None if shared else getattr(self._local, "db", None)
-        if db is None:
-            with self._lock:
-                if not self._ready:
-                    self._create()
-                db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None,
-                                     check_same_thread=False)
-                db.execute("PRAGMA busy_timeout = 5000")
-                # WAL + NORMAL: a commit is not an fsync; a power cut may lose the last
-                # entries (the log line has them), never corrupt the file.
-                db.execute("PRAGMA synchronous = NORMAL")
-                self._connections.append(db)
-            if not shared:
-                self._local.db = db
-        return db
-
-    def _create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # owner-only, like the keys
-        db = sqlite3.connect(self.path, timeout=5.0)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
-        self._ready = True
 
 
 _LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()

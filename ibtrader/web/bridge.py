@@ -10,7 +10,8 @@ engine objects. Instead:
 - commands (`call`) run on the loop and are awaited from the server thread with a timeout;
 - events go to an `EventHub` for the live stream: orders, fills, signals, decisions and the
   connection at once, quotes and positions coalesced per `flush_interval` (100 ms: the
-  dashboard shows an engine event well within 250 ms).
+  dashboard shows an engine event well within 250 ms); positions and the account only
+  when they changed (recomputed after a fill, a quote of a held symbol, or each second).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ANSWERED = frozenset({OrderState.WORKING, OrderState.PARTIALLY_FILLED, OrderState.FILLED,
                       OrderState.REJECTED, OrderState.INACTIVE, OrderState.CANCELLED})
-KEEP_FINAL_ORDERS = 200  # final orders kept in the snapshot (the journal has them all)
+KEEP_FINAL_ORDERS = 200
+# the broker's account values (net liquidation, buying power) move without our events:
+# the account is read again at least this often (seconds)
+ACCOUNT_REFRESH = 1.0  # final orders kept in the snapshot (the journal has them all)
 
 
 class EngineUnavailable(RuntimeError):
@@ -88,6 +92,8 @@ class EngineBridge:
         self._quotes: dict[str, Quote] = {}
         self._changed_quotes: dict[str, Quote] = {}
         self._positions_dirty = True
+        self._held: set[str] = set()  # symbols with a position: their quotes move P&L
+        self._refreshed_at = 0.0
         self._sent_at: dict[str, float] = {}
         self._last_quote_at = 0.0
         self._flusher: asyncio.Task[None] | None = None
@@ -143,7 +149,8 @@ class EngineBridge:
             self._quotes[quote.symbol] = quote
             self._changed_quotes[quote.symbol] = quote
         self._last_quote_at = self.clock()
-        self._positions_dirty = True
+        if not self._positions_dirty and any(q.symbol in self._held for q in quotes):
+            self._positions_dirty = True  # a mark moved: unrealized P&L did
         self.metrics.events.labels("quote").inc(len(quotes))
 
     def _on_connection(self, state: ConnectionState, reason: str) -> None:
@@ -220,23 +227,32 @@ class EngineBridge:
         if self._changed_quotes:
             changed, self._changed_quotes = self._changed_quotes, {}
             self.hub.publish("quotes", [quote_json(q) for q in changed.values()])
-        if self._positions_dirty:
+        now = self.clock()
+        if self._positions_dirty or now - self._refreshed_at >= ACCOUNT_REFRESH:
+            positions, account = self.snapshot.positions, self.snapshot.account
             self._refresh_positions()
-            self.hub.publish("positions", self.snapshot.positions)
-            self.hub.publish("account", self.snapshot.account)
+            if self.snapshot.positions != positions:
+                self.hub.publish("positions", self.snapshot.positions)
+            if self.snapshot.account != account:
+                self.hub.publish("account", self.snapshot.account)
         if self._last_quote_at:
             self.metrics.data_age.set(self.clock() - self._last_quote_at)
 
     def _refresh_positions(self) -> None:
         self._positions_dirty = False
+        self._refreshed_at = self.clock()
         orders = self.engine.orders
         snapshot = self.engine.broker.account.account()
         if orders is None:
             self.snapshot.account = {"net_liquidation": number(snapshot.equity),
                                      "buying_power": number(snapshot.buying_power)}
             return
-        positions = orders.positions()
-        daily, unrealized, realized = orders.portfolio.totals()
+        every = orders.portfolio.positions(include_flat=True)  # flat ones hold realized P&L
+        positions = [p for p in every if p.quantity]
+        self._held = {p.symbol for p in positions}
+        daily = sum(p.daily_pnl for p in every)
+        unrealized = sum(p.unrealized_pnl for p in every)
+        realized = sum(p.realized_pnl for p in every)
         held = sum(p.market_value for p in positions if number(p.market_value) is not None)
         self.snapshot.positions = [position_json(p) for p in positions]
         self.snapshot.account = {

@@ -16,16 +16,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ibtrader.web.sqlite_file import SqliteFile, transaction
 
 FILE_NAME = "web_auth.sqlite"
 KEY_PREFIX = "ibt_"
@@ -106,10 +106,7 @@ class CredentialStore:
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
-        self._ready = False
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._file = SqliteFile(self.path, _SCHEMA)
 
     # --- API keys ---------------------------------------------------------------------------
 
@@ -211,62 +208,13 @@ class CredentialStore:
 
     def close(self) -> None:
         """Close every thread's connection; only once no thread uses the store any more."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for db in connections:
-            db.close()
+        self._file.close()
 
     def _db(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self._connection(), write=write)
-
-    def _connection(self) -> sqlite3.Connection:
-        # A connection per thread, kept open: opening one costs more than an API key check.
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            with self._lock:
-                if not self._ready:
-                    self._create()
-                # check_same_thread off only so that close() may close it from any thread;
-                # in use, each connection stays with the thread that opened it.
-                db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None,
-                                     check_same_thread=False)
-                db.execute("PRAGMA busy_timeout = 5000")
-                self._connections.append(db)
-            self._local.db = db
-        return db
-
-    def _create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Create the file owner-only before SQLite opens it: SQLite gives the -wal and -shm
-        # files the main file's permissions. An existing file is tightened too.
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-        if os.name == "posix":
-            os.chmod(self.path, 0o600)
-        db = sqlite3.connect(self.path, timeout=5.0)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
-        self._ready = True
+        return transaction(self._file.connection(), write=write)
 
 
 # --- hashing ----------------------------------------------------------------------------------
-
-@contextmanager
-def transaction(db: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-    """One transaction on `db` (opened with isolation_level=None). Writers take the lock at
-    once (IMMEDIATE), so that a read-then-write never fails on a stale WAL snapshot;
-    readers never wait for one."""
-    db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
 
 def _key_hash(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()

@@ -21,7 +21,6 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 log = logging.getLogger(__name__)
-LOOKAHEAD = 1
 
 
 class WebServer:
@@ -55,7 +54,7 @@ class WebServer:
             channel_timeout=120, connection_limit=200,
             # keep reading while a request runs: a browser that closes an event stream is
             # seen at once (environ["waitress.client_disconnected"]), not at the next write
-            channel_request_lookahead=LOOKAHEAD)
+            channel_request_lookahead=1)
         self._thread = threading.Thread(target=self._server.run, name="web-server",
                                         daemon=True)
         self._thread.start()

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ from tests.integration.s3server import S3Server, free_port
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def s3(tmp_path) -> Iterator[S3Server]:
-    server = S3Server(tmp_path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def settings(tmp_path: Path, endpoint: str = "", **values) -> Settings:
@@ -57,8 +49,8 @@ def test_nothing_configured_says_so_and_passes(tmp_path):
     assert line(lines, "outbox").startswith("outbox  no journal yet at ")
 
 
-def test_missing_buckets_fail_until_init_creates_them_and_init_is_safe_twice(tmp_path, s3):
-    config = settings(tmp_path, s3.endpoint)
+def test_missing_buckets_fail_until_init_creates_them_and_init_is_safe_twice(tmp_path, s3_server):
+    config = settings(tmp_path, s3_server.endpoint)
     status, lines = run(check, config)
     assert status == 1
     minio = line(lines, "minio")
@@ -75,7 +67,7 @@ def test_missing_buckets_fail_until_init_creates_them_and_init_is_safe_twice(tmp
     assert status == 0
     assert lines[:2] == ["minio   bucket charts: already there",
                          "minio   bucket marketdata: already there"]
-    client = MinioObjectStore(s3.endpoint, "test", "test", "charts").client
+    client = MinioObjectStore(s3_server.endpoint, "test", "test", "charts").client
     assert sorted(b.name for b in client.list_buckets()) == ["charts", "marketdata"]
 
     status, lines = run(check, config)
@@ -134,9 +126,9 @@ def test_the_outbox_per_sink_from_the_journal_file(tmp_path):
                      "outbox  nocodb: 1 waiting, oldest 5s"]
 
 
-def test_the_command_line_runs_it_and_exits_1_on_a_failure(tmp_path, s3):
+def test_the_command_line_runs_it_and_exits_1_on_a_failure(tmp_path, s3_server):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IBTRADER_")}
-    env.update(IBTRADER_DATA_DIR=str(tmp_path / "data"), IBTRADER_MINIO_ENDPOINT=s3.endpoint,
+    env.update(IBTRADER_DATA_DIR=str(tmp_path / "data"), IBTRADER_MINIO_ENDPOINT=s3_server.endpoint,
                IBTRADER_MINIO_ACCESS_KEY="test", IBTRADER_MINIO_SECRET_KEY="test")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,16 +12,6 @@ from tests.integration.s3server import S3Server
 
 
 @pytest.fixture
-def s3_server(tmp_path) -> Iterator[S3Server]:
-    """A fresh moto S3 server per test (0.4 s to start): tests stop and restart it."""
-    server = S3Server(tmp_path).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def s3_server_with_auth(tmp_path) -> Iterator[S3Server]:
     """An S3 server that checks access keys (moto's IAM: unknown keys are refused)."""
     server = S3Server(tmp_path, enforce_auth=True).start()

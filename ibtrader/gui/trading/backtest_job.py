@@ -32,13 +32,15 @@ class BacktestFailed(Exception):
     """The run stopped on an error; the message says which, in the trader's terms."""
 
 
-def desktop_jobs(settings: Any) -> BacktestJobs:
+def desktop_jobs(settings: Any, *, warm: bool = True) -> BacktestJobs:
     """The app's one pool of backtest workers (the dialog's and, handed to the web runtime,
-    the API's), started (and warmed: ~1 s of imports) on first use and closed when the app
-    quits. Each run passes its own settings."""
+    the API's), closed when the app quits. With `warm`, its worker starts now (~1 s of
+    imports) rather than at the first job: the dialog asks for that, the app's start-up
+    does not (it would compete with the backfill). Each run passes its own settings."""
     global _shared, _hooked
     if _shared is None or _shared.closed:
         _shared = BacktestJobs(settings)
+    if warm:
         _shared.warm()
     if not _hooked:
         _hooked = True
