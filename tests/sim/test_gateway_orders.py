@@ -146,10 +146,14 @@ def test_ioc_limit_fills_what_it_can_and_cancels_the_rest(gateway, run):
     async def scenario():
         ib = await connect(gateway)
         aapl, ticker = await aapl_and_quote(ib)
-        quantity = int(ticker.askSize * 5)
+        # above the largest size the simulator ever quotes: the quote seen here may be
+        # small and the one the order meets large, so a multiple of it could fill in full
+        typical = next(i.typical_size for i in DEFAULT_UNIVERSE if i.symbol == "AAPL")
+        quantity = int(typical * 4)
         trade = ib.placeOrder(aapl, LimitOrder("BUY", quantity, round(ticker.ask * 1.01, 2),
                                                tif="IOC"))
-        await until(lambda: trade.orderStatus.status == "Cancelled", timeout=10)
+        await until(lambda: trade.isDone(), timeout=10)
+        assert trade.orderStatus.status == "Cancelled"
         assert 0 < trade.orderStatus.filled < quantity
         ib.disconnect()
 
