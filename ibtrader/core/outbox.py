@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,3 +132,22 @@ class SinkStats:
 
     def oldest_age(self, now: float) -> float | None:
         return None if self.oldest_created is None else max(0.0, now - self.oldest_created)
+
+
+# (sink, record_id, kind, payload): what `journal.enqueue` takes
+MirrorRecord = tuple[str, str, str, dict[str, Any]]
+
+
+class JournalMirror(Protocol):
+    """Describes, for one journal write, the outbox records that mirror it remotely.
+
+    The journal calls every mirror inside the write's transaction and queues what it
+    returns, so a local row and its remote copies commit together or not at all. Tables:
+    "signals", "decisions" (each new state too), "orders" (each save), "order_events",
+    "executions" (again when the commission arrives), "daily_performance"; `values` are the
+    row's columns as plain JSON values. A mirror must be cheap and do no I/O: it runs on
+    the engine's loop, and an exception rolls the write back.
+    """
+
+    def records(self, table: str, our_id: str,
+                values: Mapping[str, Any]) -> Iterable[MirrorRecord]: ...

@@ -25,6 +25,8 @@ from ibtrader.core.orders.lifecycle import Order, OrderEvent, OrderState
 from ibtrader.core.orders.pricing import parse_chase, parse_policy
 from ibtrader.core.orders.request import OrderRequest
 
+from .performance import PerformanceJournalMixin
+from .rows import row_values
 from .sqlite import JournalError, SqliteJournal, _dicts, to_json
 
 _REQUEST_FIELDS = ("symbol", "side", "quantity", "client_key", "order_type", "limit", "stop",
@@ -57,8 +59,8 @@ def request_from_json(text: str) -> OrderRequest:
                         chase=parse_chase(chase) if chase else None)
 
 
-class SqliteOrderJournal(SqliteJournal):
-    """The journal with the order side (schema version 2)."""
+class SqliteOrderJournal(PerformanceJournalMixin, SqliteJournal):
+    """The journal with the order side (schema version 2) and daily performance (4)."""
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -72,31 +74,45 @@ class SqliteOrderJournal(SqliteJournal):
                o.commission, o.parent_key, o.request.decision_id, o.request.source,
                int(o.adopted), o.last_error)
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 f"INSERT INTO orders VALUES ({', '.join('?' * len(row))})"
                 " ON CONFLICT (client_key) DO UPDATE SET updated=excluded.updated,"
                 " quantity=excluded.quantity, state=excluded.state,"
                 " request_json=excluded.request_json, broker_id=excluded.broker_id,"
                 " perm_id=excluded.perm_id, filled=excluded.filled,"
                 " avg_price=excluded.avg_price, commission=excluded.commission,"
-                " last_error=excluded.last_error", row)
-            db.executemany(
-                "INSERT INTO order_events (client_key, time, kind, state_before, state_after,"
-                " detail_json) VALUES (?, ?, ?, ?, ?, ?)",
-                [(e.client_key, e.time, e.kind, e.state_before.value, e.state_after.value,
-                  to_json(dict(e.detail))) for e in events])
+                " last_error=excluded.last_error RETURNING *", row)
+            self._returned("orders", cursor)
+            for e in events:
+                cursor = db.execute(
+                    "INSERT INTO order_events (client_key, time, kind, state_before,"
+                    " state_after, detail_json) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                    (e.client_key, e.time, e.kind, e.state_before.value,
+                     e.state_after.value, to_json(dict(e.detail))))
+                self._returned("order_events", cursor)
 
     def record_execution(self, fill: BrokerFill, client_key: str) -> None:
         """An execution, once per exec id; a repeat brings only its commission."""
-        self._db.execute(
-            "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (exec_id) DO UPDATE SET"
-            " commission=COALESCE(excluded.commission, commission),"
-            " realized_pnl=COALESCE(excluded.realized_pnl, realized_pnl),"
-            " client_key=CASE WHEN client_key='' THEN excluded.client_key ELSE client_key END",
-            (fill.exec_id, client_key, fill.broker_id, fill.perm_id, fill.symbol, fill.side,
-             fill.quantity, fill.price, fill.time, _finite(fill.commission),
-             _finite(fill.realized_pnl)))
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (exec_id) DO UPDATE SET"
+                " commission=COALESCE(excluded.commission, commission),"
+                " realized_pnl=COALESCE(excluded.realized_pnl, realized_pnl),"
+                " client_key=CASE WHEN client_key='' THEN excluded.client_key"
+                " ELSE client_key END RETURNING *",
+                (fill.exec_id, client_key, fill.broker_id, fill.perm_id, fill.symbol,
+                 fill.side, fill.quantity, fill.price, fill.time, _finite(fill.commission),
+                 _finite(fill.realized_pnl)))
+            self._returned("executions", cursor)
+
+    def _returned(self, table: str, cursor: sqlite3.Cursor) -> None:
+        """Finish an INSERT ... RETURNING * and mirror the row it handed back, as it is
+        now (an upsert's result, not what was asked)."""
+        rows = _dicts(cursor)
+        if self.mirrors:
+            for row in rows:
+                self._mirror(table, *row_values(table, row))
 
     def record_refusal(self, request: OrderRequest, problems: Iterable[tuple[str, str]],
                        now: float) -> None:

@@ -19,15 +19,18 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ibtrader.core.decisions import Decision, DecisionState, SignalRecord
+from ibtrader.core.outbox import JournalMirror
 from ibtrader.core.strategy import Signal
 
 from . import outbox
 from .checkpoint import WalCheckpointer
+from .jsontext import to_json
+from .rows import decision_values, signal_values
 from .schema import BOOKKEEPING, LATEST, MIGRATIONS
 
 
@@ -36,8 +39,10 @@ class JournalError(RuntimeError):
 
 
 class SqliteJournal:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, mirrors: Sequence[JournalMirror] = ()) -> None:
         self.path = Path(path)
+        # each write's remote copies are queued in the outbox in the write's transaction
+        self.mirrors: list[JournalMirror] = list(mirrors)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we write BEGIN/COMMIT ourselves, one per call
@@ -101,10 +106,14 @@ class SqliteJournal:
 
     def record_signal(self, record: SignalRecord) -> None:
         s = record.signal
-        self._db.execute(
-            "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.id, record.created, s.time, record.strategy, record.bar_size, s.symbol,
-             s.side, s.strength, s.reason, _num(s.stop), _num(s.target), to_json(s.values)))
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.created, s.time, record.strategy, record.bar_size,
+                 s.symbol, s.side, s.strength, s.reason, _num(s.stop), _num(s.target),
+                 to_json(s.values)))
+            if self.mirrors:
+                self._mirror("signals", record.id, signal_values(record))
 
     def record_decision(self, decision: Decision) -> None:
         """A new decision, and its first state in decision_events, in one transaction."""
@@ -118,6 +127,8 @@ class SqliteJournal:
                  _num(d.target), d.risk_amount, d.reason, d.refusal_code, d.expires,
                  to_json(d.detail)))
             self._event(d)
+            if self.mirrors:
+                self._mirror("decisions", d.id, decision_values(d))
 
     def update_decision(self, decision: Decision) -> None:
         """A decision's new state (and reason), appended to its trail."""
@@ -130,6 +141,8 @@ class SqliteJournal:
             if cursor.rowcount != 1:
                 raise JournalError(f"decision {d.id} is not in the journal")
             self._event(d)
+            if self.mirrors:
+                self._mirror("decisions", d.id, decision_values(d))
 
     def enqueue(self, sink: str, record_id: str, kind: str, payload: Mapping[str, Any],
                 now: float | None = None) -> None:
@@ -137,6 +150,13 @@ class SqliteJournal:
         `atomic()` it commits with the local row it mirrors, or not at all."""
         outbox.enqueue(self._db, sink, record_id, kind, payload,
                        time.time() if now is None else now)
+
+    def _mirror(self, table: str, our_id: str, values: Mapping[str, Any]) -> None:
+        """Queue every mirror's records for one row; the caller holds the transaction."""
+        now = time.time()
+        for mirror in self.mirrors:
+            for sink, record_id, kind, payload in mirror.records(table, our_id, values):
+                outbox.enqueue(self._db, sink, record_id, kind, payload, now)
 
     def _event(self, d: Decision) -> None:
         self._db.execute(
@@ -228,38 +248,6 @@ def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
 def _num(x: float | None) -> float | None:
     """A price for the journal: NULL for absent or nan (SQLite stores nan as NULL anyway)."""
     return None if x is None or not math.isfinite(x) else x
-
-
-def to_json(values: Mapping[str, Any]) -> str:
-    """Indicator values as JSON: named tuples and dataclass-like values as objects,
-    nan and infinities as null (JSON has no NaN)."""
-    return json.dumps(_plain(values), separators=(",", ":"), allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "_asdict"):  # a NamedTuple: SuperTrendValue, MACDValue, ...
-        return _plain(value._asdict())
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__slots__") and not isinstance(value, type):
-        return {k: _plain(getattr(value, k)) for k in _slot_names(value)}
-    if isinstance(value, int | float):  # numpy scalars
-        return _plain(float(value))
-    return str(value)
-
-
-def _slot_names(value: Any) -> list[str]:
-    names: list[str] = []
-    for cls in type(value).__mro__:
-        slots = getattr(cls, "__slots__", ())
-        names.extend([slots] if isinstance(slots, str) else slots)
-    return [n for n in names if not n.startswith("_") and hasattr(value, n)]
 
 
 def _signal(row: dict[str, Any]) -> SignalRecord:
