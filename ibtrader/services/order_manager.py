@@ -109,6 +109,7 @@ class OrderManager:
         self._connection = connection or getattr(port, "connection", None)
         self.limits = RiskLimits.from_settings(settings)
         self.order_changed: Event[[Order]] = Event("order_changed")
+        # once per execution: a report repeated (its commission, a reconnect) is not news
         self.fill_received: Event[[BrokerFill]] = Event("fill_received")
         self.refused: Event[[OrderRequest, list]] = Event("refused")
         self.risk_event: Event[[str]] = Event("risk_event")
@@ -540,7 +541,8 @@ class OrderManager:
             self.positions_held[fill.symbol] = held + fill_sign(fill.side) * fill.quantity
         if key:
             self.apply(key, lambda o: apply_fill(o, fill))
-        self.fill_received.emit(fill)
+        if new:
+            self.fill_received.emit(fill)
         return new
 
     def _on_error(self, ref: str, error: BrokerError) -> None:

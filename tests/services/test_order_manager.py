@@ -38,6 +38,8 @@ def test_every_order_type_goes_from_request_to_fill_with_its_history(gateway, ru
                                                                      tmp_path) -> None:
     async def scenario() -> None:
         rig = await rig_for(gateway, tmp_path)
+        fills_seen = []
+        rig.manager.fill_received += fills_seen.append
         bid, ask, _ = await quoted(rig)
         requests = [
             rig.request(),
@@ -62,6 +64,10 @@ def test_every_order_type_goes_from_request_to_fill_with_its_history(gateway, ru
             assert kinds[:2] == ["created", "sent"] and "fill" in kinds
             [at_gw] = gateway_orders(gateway, order.client_key)
             assert at_gw["status"] == "Filled"
+        # each execution is news once: its commission report does not announce it again
+        exec_ids = [f.exec_id for f in fills_seen]
+        assert len(exec_ids) == len(set(exec_ids))
+        assert {f.order_ref for f in fills_seen} >= set(done)
         policy = done[requests[2].client_key]
         assert policy.request.limit == pytest.approx(cents(policy.request.limit))
         for order in orders[3:]:
