@@ -29,17 +29,21 @@ from ibtrader.adapters.journal import SqliteJournal, SqliteOrderJournal
 from ibtrader.adapters.journal.outbox import SqliteOutbox
 from ibtrader.adapters.objects import FolderObjectStore
 from ibtrader.adapters.objects.parquet_bars import ParquetBarStore
+from ibtrader.core.advice import Advisor
 from ibtrader.core.broker import MarketDataPort
 from ibtrader.core.market import Instrument
-from ibtrader.core.outbox import OutboxSink
+from ibtrader.core.outbox import JournalMirror, OutboxSink
 from ibtrader.core.ports import AccountPort, BarSource, ObjectStore, OrderSubmissionPort
+from ibtrader.services.chart_recorder import ChartRecorder
 from ibtrader.services.delivery import DeliveryWorker
 from ibtrader.services.history_cache import HistoryCache
 from ibtrader.services.market_data import MarketDataService, parse_lookback
 from ibtrader.services.order_manager import OrderManager
+from ibtrader.services.performance import DailyPerformanceService
 from ibtrader.services.trading_engine import TradingEngine
 
 if TYPE_CHECKING:
+    from ibtrader.adapters.objects.minio_store import MinioObjectStore
     from ibtrader.config import Settings
     from ibtrader.sim.gateway import SimulatedGateway
 
@@ -96,13 +100,14 @@ async def open_broker(settings: Settings) -> AsyncIterator[IBBroker]:
 
 
 def minio_store(settings: Settings, bucket: str, *, connect_timeout: float = 3.0,
-                read_timeout: float = 30.0) -> ObjectStore:
+                read_timeout: float = 30.0, retries: int = 1) -> MinioObjectStore:
     """A MinIO bucket as the settings describe the server (imported only when used)."""
     from ibtrader.adapters.objects.minio_store import MinioObjectStore
 
     return MinioObjectStore(settings.minio_endpoint, settings.minio_access_key,
                             settings.minio_secret_key, bucket, secure=settings.minio_secure,
-                            connect_timeout=connect_timeout, read_timeout=read_timeout)
+                            region=settings.minio_region, connect_timeout=connect_timeout,
+                            read_timeout=read_timeout, retries=retries)
 
 
 def history_store(settings: Settings) -> ObjectStore:
@@ -158,8 +163,35 @@ def remote_sinks(settings: Settings) -> list[OutboxSink]:
         from ibtrader.adapters.objects.object_sink import ObjectSink
 
         buckets = (settings.minio_bucket_charts, settings.minio_bucket_marketdata)
-        sinks.append(ObjectSink({b: minio_store(settings, b) for b in dict.fromkeys(buckets)}))
+        # a hung server is given up on after 10 s (twice), not 30: its lane waits that long
+        sinks.append(ObjectSink({b: minio_store(settings, b, read_timeout=10.0)
+                                 for b in dict.fromkeys(buckets)}))
+    if settings.nocodb_url:  # the journal mirror: rows upserted by our id
+        from ibtrader.adapters.nocodb import NocoClient, NocoSink
+
+        sinks.append(NocoSink(NocoClient(settings.nocodb_url, settings.nocodb_api_token),
+                              settings.nocodb_base))
+    if settings.n8n_webhook_url:  # notifications: signed events, an id per event
+        from ibtrader.adapters.n8n.webhook import N8nSink
+
+        sinks.append(N8nSink(settings.n8n_webhook_url, settings.n8n_webhook_secret,
+                             settings.n8n_timeout))
     return sinks
+
+
+def journal_mirrors(settings: Settings) -> list[JournalMirror]:
+    """What describes each journal write's remote copies, per configured service (each
+    adds its own); their records go out through `remote_sinks`."""
+    mirrors: list[JournalMirror] = []
+    if settings.nocodb_url:
+        from ibtrader.adapters.nocodb.journal_mirror import NocoMirror
+
+        mirrors.append(NocoMirror())
+    if settings.n8n_webhook_url:  # signals, decisions, fills... as n8n events
+        from ibtrader.services.notifier import NotificationMirror
+
+        mirrors.append(NotificationMirror())
+    return mirrors
 
 
 @dataclass
@@ -203,7 +235,21 @@ def trading_engine(settings: Settings, bars: BarSource, account: AccountPort,
     """The engine as the settings describe it, journalling to `settings.journal_file`.
     The caller closes `engine.journal` when done with it."""
     journal = SqliteJournal(settings.journal_file)
+    options.setdefault("advisors", decision_advisors(settings))
     return TradingEngine(bars, journal, account, orders, settings, **options)  # type: ignore[arg-type]
+
+
+def decision_advisors(settings: Settings,
+                      charts: ChartRecorder | None = None) -> dict[str, Advisor]:
+    """Who answers the asking strategies: the n8n webhook of `n8n_decision_url`, sent a
+    presigned link to a chart image of the symbol when charts go to MinIO."""
+    if not settings.n8n_decision_url:
+        return {}
+    from ibtrader.adapters.n8n.advisor import N8nAdvisor
+
+    links = charts.latest_chart_url if charts is not None and charts.files.uploads else None
+    return {"n8n_decision": N8nAdvisor(settings.n8n_decision_url, settings.n8n_decision_timeout,
+                                       settings.n8n_webhook_secret, links)}
 
 
 @dataclass
@@ -217,6 +263,8 @@ class Engine:
     subscribed: asyncio.Task[object]  # qualify + backfill + stream of the symbols
     orders: OrderManager | None = None  # the engine's order port, unless one was given
     delivery: Delivery | None = None  # the outbox's worker, when a service is configured
+    performance: DailyPerformanceService | None = None  # equity samples, the daily row
+    charts: ChartRecorder | None = None  # chart PNGs of decisions, fills, equity curves
 
     def outbox_depth(self) -> tuple[int, float | None]:
         """(records waiting for the backing services, age of the oldest in seconds); (0,
@@ -241,38 +289,88 @@ async def open_engine(settings: Settings, *, symbols: Sequence[str] | None = Non
     async with open_broker(settings) as broker:
         symbols = await broker_symbols(broker.market_data, symbols)
         market = market_data_service(settings, broker.market_data)
-        journal = SqliteOrderJournal(settings.journal_file)
+        journal = SqliteOrderJournal(settings.journal_file, journal_mirrors(settings))
         remote = delivery(settings, journal.path)
         manager = None
         if orders is None:  # the order manager carries accepted decisions to the broker
             manager = order_manager(settings, broker, journal)
             orders = manager
+        charts = chart_recorder(settings, market, journal)
         trading = TradingEngine(market, journal, broker.account, orders, settings,
                                 symbols=symbols, strategies=strategies,
-                                instruments=market.instruments)
+                                instruments=market.instruments,
+                                advisors=decision_advisors(settings, charts))
         if manager is not None:
             manager.auto_trade_disabled += lambda _why: disable_auto_trade(trading)
+        attach_notifier(settings, broker, journal, manager)
         try:
             if remote is not None:  # a previous run's undelivered records go out first
                 await asyncio.to_thread(remote.start)
             if manager is not None:
                 await manager.start()
             await trading.start()
+            performance = await performance_service(settings, broker, journal, manager)
+            if charts is not None:
+                charts.start()
+                attach_charts(charts, trading, manager, performance)
             subscribed = asyncio.create_task(_subscribe_then_settle(market, symbols),
                                              name="subscribe")
             try:
-                yield Engine(broker, market, trading, journal, subscribed, manager, remote)
+                yield Engine(broker, market, trading, journal, subscribed, manager, remote,
+                             performance, charts)
             finally:
                 subscribed.cancel()
                 await asyncio.gather(subscribed, return_exceptions=True)
                 await trading.stop()
+                await performance.stop()  # before the journal closes
                 await market.stop()
         finally:
             if manager is not None:
                 await manager.stop()  # open orders stay at the broker
+            if charts is not None:  # what is rendered queues its upload, then no more
+                await charts.stop()
             if remote is not None:  # before the journal closes
                 await asyncio.to_thread(remote.stop)
             journal.close()
+
+
+def chart_recorder(settings: Settings, market: MarketDataService,
+                   journal: SqliteJournal) -> ChartRecorder | None:
+    """A PNG per decision and fill and the daily equity curve, in the object folder and,
+    with MinIO, queued for the charts bucket; neither started nor attached yet
+    (`attach_charts`). None when `charts_enabled` is off. Matplotlib is imported here,
+    only when charts are on."""
+    if not settings.charts_enabled:
+        return None
+    from ibtrader.adapters.charts.files import ChartFiles
+    from ibtrader.adapters.charts.render import render_bars_png, render_equity_png
+
+    remote = minio_store(settings, settings.minio_bucket_charts) \
+        if settings.minio_endpoint else None
+    files = ChartFiles(settings.objects_dir, settings.minio_bucket_charts,
+                       journal=journal if remote is not None else None, remote=remote)
+    # a render process: drawing holds the GIL, a thread would make the loop late
+    return ChartRecorder(market, files, render_bars_png, render_equity_png, in_process=True)
+
+
+def attach_charts(recorder: ChartRecorder, trading: TradingEngine,
+                  manager: OrderManager | None,
+                  performance: DailyPerformanceService | None) -> None:
+    """Chart the engine's decisions and fills, and each day's equity curve."""
+
+    def bar_size_for(symbol: str, strategy: str) -> str:
+        # the deciding strategy's bars; for a fill, those of a strategy trading the symbol
+        running = trading.status()
+        for status in running:
+            if status.name == strategy or (not strategy and symbol in status.symbols):
+                return status.bar_size
+        return running[0].bar_size if running else "1 min"
+
+    recorder.bar_size_for = bar_size_for
+    recorder.attach(trading, manager)
+    if performance is not None:
+        performance.daily_computed += lambda row, curve: recorder.equity_curve(
+            row.session_date, curve)
 
 
 async def broker_symbols(port: MarketDataPort, symbols: Sequence[str]) -> tuple[str, ...]:
@@ -299,6 +397,50 @@ def order_manager(settings: Settings, broker: IBBroker,
                         account=broker.account, connection=broker)
 
 
+async def performance_service(settings: Settings, broker: IBBroker, journal: SqliteOrderJournal,
+                              manager: OrderManager | None) -> DailyPerformanceService:
+    """The account's equity sampled through the day (and on each fill) and its daily row
+    at the session close, saved in the journal (and so mirrored); started."""
+    book = manager.portfolio if manager is not None else None
+    service = DailyPerformanceService(
+        broker.account, journal, settings, account=account_name(settings, broker),
+        pnl=None if book is None else lambda: _realized_unrealized(book.totals()),
+        multipliers=None if book is None else lambda: {
+            s: book.multiplier(s) for s in book.symbols()},
+        fills=None if manager is None else manager.fill_received,
+        reader=lambda: SqliteOrderJournal(journal.path))  # a day is read off the loop
+    await service.start()
+    return service
+
+
+def _realized_unrealized(totals: tuple[float, float, float]) -> tuple[float, float]:
+    _daily, unrealized, realized = totals
+    return realized, unrealized
+
+
+def account_name(settings: Settings, broker: IBBroker) -> str:
+    """The account the broker session trades: the configured one, else the only managed
+    one the broker named at login."""
+    if settings.ib_account:
+        return settings.ib_account
+    managed = broker.connection.ib.managedAccounts()
+    return managed[0] if managed else "default"
+
+
+def attach_notifier(settings: Settings, broker: IBBroker, journal: SqliteOrderJournal,
+                    manager: OrderManager | None) -> None:
+    """The notifications that are no journal row (kill switch, connection, an order refused
+    by a risk rule): to n8n when its webhook is set, else to the log only."""
+    from ibtrader.services.notifier import ConnectionNotifier
+
+    sink = "n8n" if settings.n8n_webhook_url else None
+    ConnectionNotifier(journal, sink).attach(
+        state_changed=broker.state_changed,
+        auto_trade_disabled=None if manager is None else manager.auto_trade_disabled,
+        risk_event=None if manager is None else manager.risk_event,
+        refused=None if manager is None else manager.refused)
+
+
 def disable_auto_trade(trading: TradingEngine) -> None:
     # the kill switch: every strategy stops trading by itself until a trader turns it on
     for status in trading.status():
@@ -311,11 +453,16 @@ async def open_order_manager(settings: Settings) -> AsyncIterator[OrderManager]:
     """Broker, journal and a started order manager (for `ibtrader orders` and scripts);
     on exit the manager stops (open orders stay at the broker) and the journal closes."""
     async with open_broker(settings) as broker:
-        journal = SqliteOrderJournal(settings.journal_file)
+        journal = SqliteOrderJournal(settings.journal_file, journal_mirrors(settings))
+        remote = delivery(settings, journal.path)
         manager = order_manager(settings, broker, journal)
         try:
+            if remote is not None:  # the mirror's records go out while the manager runs
+                await asyncio.to_thread(remote.start)
             await manager.start()
             yield manager
         finally:
             await manager.stop()
+            if remote is not None:  # what is left goes out at the next start
+                await asyncio.to_thread(remote.stop)
             journal.close()

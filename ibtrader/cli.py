@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     "web": "ibtrader.commands.web",
     "serve": "ibtrader.commands.serve",
     "services": "ibtrader.commands.services",
+    "performance": "ibtrader.commands.performance",
 }
 DEFAULT_COMMAND = "gui"
 TERMINAL_COMMAND = "quotes"  # the default without a display

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, dataclass_transform
 import platformdirs
 
 from ibtrader.core.orders.pricing import parse_chase, parse_policy
+from ibtrader.core.performance import check_zone, parse_session_close
 
 APP_NAME = "ibtrader"
 ENV_PREFIX = "IBTRADER_"
@@ -167,9 +168,18 @@ class Settings:
     minio_secure: bool = setting(False)
     minio_bucket_charts: str = setting("charts")
     minio_bucket_marketdata: str = setting("marketdata")
+    minio_region: str = setting("us-east-1")  # signs chart URLs without asking the server
+    charts_enabled: bool = setting(True)  # a PNG per decision and fill, the daily equity curve
     nocodb_url: str = setting("")  # http://host:port of NocoDB; "": no journal mirror
     nocodb_api_token: str = setting("")  # an API token (xc-token) made in NocoDB's UI
     nocodb_base: str = setting("ibtrader")  # the base (project) holding the mirror's tables
+    n8n_decision_url: str = setting("")  # the n8n webhook the n8n_decision strategy asks
+    n8n_decision_timeout: float = setting(20.0, low=0.1, high=600)  # s per question
+    n8n_webhook_secret: str = setting("")  # HMAC-SHA256 key of the signature header
+    n8n_url: str = setting("")  # http://host:port of n8n, for `services init|check`
+    n8n_api_key: str = setting("")  # a public-API key made in n8n (Settings > n8n API)
+    n8n_webhook_url: str = setting("")  # notifications: the workflow's webhook; "": log only
+    n8n_timeout: float = setting(10.0, low=0.1, high=300)  # s per webhook delivery
     history_lookback: tuple[str, ...] = setting(  # per bar size, IB durations; see market_data
         ("1 min=2 D", "5 mins=5 D", "15 mins=10 D", "1 hour=30 D", "1 day=1 Y"))
     bar_close_grace: float = setting(2.0, low=0, high=60)
@@ -199,6 +209,10 @@ class Settings:
     order_quote_timeout: float = setting(3.0, low=0.1, high=60)  # wait for a first quote
     strategies_dir: Path = setting(derive=lambda s: s.data_dir / "strategies")
     journal_file: Path = setting(derive=lambda s: s.data_dir / "journal.sqlite")
+    # daily performance (services/performance.py): the day's row at the close, in this zone
+    equity_sample_seconds: float = setting(60.0, low=0.05, high=3600)
+    session_close: str = setting("16:00", check=parse_session_close)
+    session_timezone: str = setting("America/New_York", check=check_zone)
     # "name" or "name:param=value;param=value", e.g. "sma_cross:fast=5;slow=30,supertrend"
     strategies: tuple[str, ...] = setting(("sma_cross", "supertrend"))
     auto_trade: tuple[str, ...] = setting(())  # strategies that trade without confirmation

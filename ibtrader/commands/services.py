@@ -3,7 +3,8 @@
 `check` prints one line per service: reachable / authenticated / schema OK, with a fix hint
 for each failure, then the journal's outbox per sink (records waiting, the oldest's age,
 records failed). It exits 1 when a configured service fails, so scripts and CI can gate on it.
-`init` creates what is missing (MinIO's buckets) and is safe to run twice.
+`init` creates what is missing (MinIO's buckets, NocoDB's tables, the n8n workflow)
+and is safe to run twice.
 
 The checks block on the network with short timeouts: this is a command, not the engine.
 """
@@ -73,10 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="`check`: per configured service, reachable / authenticated / schema OK "
                     "with a fix hint, and the outbox waiting for each (exit 1 when a "
                     "configured service fails). `init`: create what is missing (MinIO's "
-                    "buckets); safe to run twice.")
+                    "buckets, NocoDB's tables, the n8n workflow); safe to run twice.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("check", help="is each configured service usable? (exit 1 if not)")
-    actions.add_parser("init", help="create the MinIO buckets (safe to run twice)")
+    actions.add_parser("init", help="create what is missing: buckets, tables, the n8n "
+                                      "workflow (safe to run twice)")
     p.set_defaults(handler=run)
 
 
@@ -198,9 +200,41 @@ def check_n8n(settings: Settings) -> ServiceCheck:
     if status != 200:
         return ServiceCheck("n8n", url, False, detail=f"GET /healthz/readiness: {status}",
                             hint=f"{COMPOSE_HINT} n8n; or correct n8n_url")
-    # n8n's webhooks take no API credentials; the workflow check comes with `init`
-    return ServiceCheck("n8n", url, True, None, None,
-                        detail="workflow not checked yet (next session, with `init`)")
+    return _check_n8n_workflow(settings, url)
+
+
+def _check_n8n_workflow(settings: Settings, url: str) -> ServiceCheck:
+    """Authenticated (the public API takes the key), then the notification workflow there
+    and active."""
+    from ibtrader.adapters.n8n.api import N8nApi, N8nAuthError, N8nError
+    from ibtrader.adapters.n8n.workflow import WorkflowMissing, default_workflow, find_workflow
+
+    key_hint = "create an API key in n8n (Settings > n8n API) and set n8n_api_key"
+    if not settings.n8n_api_key:
+        return ServiceCheck("n8n", url, True, False, detail="no API key", hint=key_hint)
+    workflow = default_workflow()
+    api = N8nApi(url, settings.n8n_api_key, timeout=HTTP_TIMEOUT)
+    try:
+        report = find_workflow(api, workflow)
+    except N8nAuthError as exc:
+        return ServiceCheck("n8n", url, True, False, detail=str(exc).split(": check")[0],
+                            hint=f"n8n_api_key is refused: {key_hint}")
+    except WorkflowMissing:
+        return ServiceCheck("n8n", url, True, True, False,
+                            detail=f"workflow {workflow['name']!r} missing",
+                            hint="ibtrader services init")
+    except N8nError as exc:
+        return ServiceCheck("n8n", url, True, None, detail=str(exc), hint="see n8n's log")
+    finally:
+        api.close()
+    if not report.active:
+        return ServiceCheck("n8n", url, True, True, False,
+                            detail=f"workflow {workflow['name']!r} is not active",
+                            hint="ibtrader services init (it activates it)")
+    detail = f"workflow {workflow['name']!r} active"
+    if not settings.n8n_webhook_url:
+        detail += "; n8n_webhook_url unset: notifications go to the log only"
+    return ServiceCheck("n8n", url, True, True, True, detail=detail)
 
 
 def outbox_lines(journal_file: Path, now: float | None = None) -> list[str]:
@@ -248,8 +282,33 @@ def init(settings: Settings, say: Callable[[str], object]) -> int:
                 continue
             say(f"minio   bucket {bucket}: {'created' if created else 'already there'}")
     failed = _init_nocodb(settings, say) or failed
-    say("n8n     not yet: importing the notification workflow comes in a later version")
+    failed = _init_n8n(settings, say) or failed
     return 1 if failed else 0
+
+
+def _init_n8n(settings: Settings, say: Callable[[str], object]) -> bool:
+    """The notification workflow of resources/n8n/ imported (when absent) and active;
+    True when it failed."""
+    url = str(settings.n8n_url or "").rstrip("/")
+    if not url or not settings.n8n_api_key:
+        say("n8n     not configured: set n8n_url and n8n_api_key to import the notification "
+            "workflow")
+        return False
+    from ibtrader.adapters.n8n.api import N8nApi, N8nError
+    from ibtrader.adapters.n8n.workflow import default_workflow, ensure_workflow
+
+    workflow = default_workflow()
+    api = N8nApi(url, settings.n8n_api_key, timeout=max(HTTP_TIMEOUT, 15.0))
+    try:
+        report = ensure_workflow(api, workflow, settings.n8n_webhook_secret)
+    except (N8nError, ValueError) as exc:
+        say(f"n8n     FAIL: {exc}")
+        return True
+    finally:
+        api.close()
+    say(f"n8n     workflow {workflow['name']!r} ({report.workflow_id}): "
+        + (", ".join(report.created) if report.changed else "already there, active"))
+    return False
 
 
 def _init_nocodb(settings: Settings, say: Callable[[str], object]) -> bool:
@@ -281,12 +340,11 @@ def minio_buckets(settings: Settings) -> list[str]:
 
 
 def _minio(settings: Settings, bucket: str) -> MinioObjectStore:
-    from ibtrader.adapters.objects.minio_store import MinioObjectStore
+    from ibtrader.app import minio_store
 
     # no retries: a check reports what it sees now
-    return MinioObjectStore(settings.minio_endpoint, settings.minio_access_key,
-                            settings.minio_secret_key, bucket, secure=settings.minio_secure,
-                            connect_timeout=HTTP_TIMEOUT, read_timeout=HTTP_TIMEOUT, retries=0)
+    return minio_store(settings, bucket, connect_timeout=HTTP_TIMEOUT,
+                       read_timeout=HTTP_TIMEOUT, retries=0)
 
 
 def _answers_http(url: str) -> bool:

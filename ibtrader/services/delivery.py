@@ -10,6 +10,7 @@ that is down gets one probe per backoff step, not one request per waiting record
 
 Delivery is at least once: a kill between send and mark sends again on the next start
 (`start()` releases the dead worker's claims), which the sinks absorb by being idempotent.
+At start every waiting record is due at once: a backoff from the last run is not waited out.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ from ibtrader.core.outbox import Backoff, OutboxRecord, OutboxSink, Undeliverabl
 log = logging.getLogger(__name__)
 
 KEEP_DELIVERED = 7 * 86_400.0  # seconds a delivered record stays in the table (diagnostics)
+# a service back from an outage waits at most a minute for its first record
+DEFAULT_BACKOFF = Backoff(first=1.0, cap=60.0)
 
 
 class OutboxQueue(Protocol):
     """The delivery side of the outbox (adapters.journal.outbox.SqliteOutbox)."""
 
     def release_claims(self) -> int: ...
+    def retry_now(self) -> int: ...
     def claim(self, sink: str, limit: int = 20, lease: float = 60.0) -> list[OutboxRecord]: ...
     def mark_delivered(self, record: OutboxRecord) -> bool: ...
     def reschedule(self, record: OutboxRecord, error: str, delay: float) -> None: ...
@@ -53,7 +57,7 @@ class DeliveryWorker:
             raise ValueError("delivery needs batch >= 1, lease > 0 and idle_wait > 0")
         self.queue = queue
         self.sinks = {s.name: s for s in sinks}
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or DEFAULT_BACKOFF
         self.batch, self.lease, self.idle_wait = batch, lease, idle_wait
         self.clock = clock
         self._rng = rng or random.Random()
@@ -69,6 +73,9 @@ class DeliveryWorker:
         released = self.queue.release_claims()
         if released:
             log.info("outbox: %d record(s) claimed by a previous run go out again", released)
+        waiting = self.queue.retry_now()
+        if waiting:
+            log.info("outbox: %d record(s) waiting from before go out now", waiting)
         self.queue.purge_delivered(self.clock() - KEEP_DELIVERED)
         for name in self.sinks:
             thread = threading.Thread(target=self._lane, args=(name,), daemon=True,

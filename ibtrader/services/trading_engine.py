@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ibtrader.config import Settings
+from ibtrader.core.advice import AdviceError, Advisor, AnswerError, AskingStrategy
 from ibtrader.core.bars import bar_seconds
 from ibtrader.core.decisions import (
     SUBMISSION_FAILED,
@@ -106,6 +107,12 @@ class _Slot:
     # (bar time, side) of forming-bar signals already taken: a condition that holds for
     # many ticks of one bar makes one signal, not one per tick
     forming_seen: set[tuple[float, str]] = field(default_factory=set)
+    # asking strategies (core/advice.py): the question in flight, the newest bar waiting
+    # for it to end (a newer bar replaces an older one), the last answer refused
+    advisor: Advisor | None = None
+    asking: asyncio.Task[None] | None = None
+    waiting: tuple[Bar, dict[str, Any], dict[str, Any]] | None = None
+    refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class StrategyStatus:
     auto_trade: bool
     symbols: tuple[str, ...]
     failed: Mapping[str, str]  # symbol -> the error that disabled it there
+    refused: Mapping[str, str] = field(default_factory=dict)  # symbol -> last answer refused
 
 
 class TradingEngine:
@@ -124,6 +132,7 @@ class TradingEngine:
                  symbols: Sequence[str] | None = None,
                  strategies: Sequence[str] | None = None,
                  instruments: Mapping[str, Instrument] | None = None,
+                 advisors: Mapping[str, Advisor] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._bars = bars
         self._journal = journal
@@ -135,6 +144,7 @@ class TradingEngine:
         self._specs = tuple(settings.strategies if strategies is None else strategies)
         self._auto_names = set(settings.auto_trade)
         self._instruments = dict(instruments or {})
+        self._advisors = dict(advisors or {})  # strategy name -> who answers it
         self._ttl = settings.decision_expiry_seconds
         self._rules = SizingRules(
             risk_per_trade_pct=settings.risk_per_trade_pct, reward_r=settings.reward_r,
@@ -148,6 +158,8 @@ class TradingEngine:
         self.decision_changed: Event[[Decision]] = Event("decision_changed")  # a new state
         self.strategy_failed: Event[[str, str, str]] = Event("strategy_failed")  # name, sym, err
         self.load_failed: Event[[str]] = Event("load_failed")  # a strategy that cannot run
+        # an asking strategy's answer refused (timeout, error, malformed): name, sym, reason
+        self.advice_refused: Event[[str, str, str]] = Event("advice_refused")
 
         self._slots: dict[tuple[str, str], list[_Slot]] = {}  # (symbol, bar_size) -> slots
         self._strategies: dict[str, str] = {}  # name -> bar size
@@ -215,10 +227,13 @@ class TradingEngine:
                 raise ValueError(f"strategy {spec.name} is listed twice")
             built = {symbol: load_strategy(spec.name, **spec.params) for symbol in self._symbols}
             runners = {symbol: StrategyRunner(s, symbol) for symbol, s in built.items()}
+            first = next(iter(built.values()), None)
+            advisor = self._advisors.get(spec.name)
+            if isinstance(first, AskingStrategy) and advisor is None:
+                raise ValueError(first.advisor_hint)
         except Exception as exc:  # a user strategy may raise anything while it builds
             self._report_load(f"strategy {text!r} cannot run: {exc}")
             return
-        first = next(iter(built.values()), None)
         bar_size = spec.bar_size or (first.bar_size if first else "")
         self._strategies[spec.name] = bar_size
         self._enabled[spec.name] = True
@@ -226,7 +241,8 @@ class TradingEngine:
         if spec.name in self._auto_names and self._orders is None:
             self._report_load(f"strategy {spec.name}: auto-trade is refused: {NO_PORT}")
         for symbol, runner in runners.items():
-            slot = _Slot(spec.name, symbol, bar_size, runner)
+            slot = _Slot(spec.name, symbol, bar_size, runner,
+                         advisor=advisor if isinstance(first, AskingStrategy) else None)
             self._slots.setdefault((symbol, bar_size), []).append(slot)
             self._forming = self._forming or runner.strategy.sees_forming
 
@@ -251,6 +267,9 @@ class TradingEngine:
             if not slot.warmed:
                 self._warm(slot, bar.time)
             runner.position = position
+            if slot.advisor is not None:
+                self._ask(slot, bar, position)
+                continue
             try:
                 signals = runner.on_bar(bar)
             except StaleBar as exc:
@@ -260,6 +279,89 @@ class TradingEngine:
                 self._fail(slot, exc)
                 continue
             self._on_signals(slot, signals, bar, account)
+
+    # --- asking strategies: the answer comes later, off the loop -----------------------------
+
+    def _ask(self, slot: _Slot, bar: Bar, position: float) -> None:
+        """The indicators take the bar now; the question goes out unless one is in flight,
+        in which case this bar waits for it (replacing an older waiting bar)."""
+        runner = slot.runner
+        if runner.warm((bar,)) == 0:
+            log.debug("%s on %s: bar at %s is not after the last one", slot.name, slot.symbol,
+                      bar.time)
+            return
+        if not self._enabled[slot.name]:
+            return  # no question for a switched-off strategy: its answer would be refused
+        strategy = runner.strategy
+        assert isinstance(strategy, AskingStrategy)
+        values = dict(runner.values)
+        question = strategy.question(slot.symbol, slot.bar_size, bar, values, position)
+        if slot.asking is not None:
+            if slot.waiting is not None:
+                log.info("%s on %s: bar at %s skipped, a newer bar closed while n8n thinks",
+                         slot.name, slot.symbol, slot.waiting[0].time)
+            slot.waiting = (bar, question, values)
+            return
+        self._start_asking(slot, bar, question, values)
+
+    def _start_asking(self, slot: _Slot, bar: Bar, question: dict[str, Any],
+                      values: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._asking(slot, bar, question, values), name=f"ask-{slot.name}-{slot.symbol}")
+        slot.asking = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _asking(self, slot: _Slot, bar: Bar, question: dict[str, Any],
+                      values: dict[str, Any]) -> None:
+        try:
+            await self._ask_and_act(slot, bar, question, values)
+        finally:
+            slot.asking = None
+            waiting, slot.waiting = slot.waiting, None
+            if waiting is not None and self._started:
+                self._start_asking(slot, *waiting)
+
+    async def _ask_and_act(self, slot: _Slot, bar: Bar, question: dict[str, Any],
+                           values: dict[str, Any]) -> None:
+        advisor = slot.advisor
+        assert advisor is not None
+        try:
+            async with asyncio.timeout(advisor.timeout):
+                reply = await advisor.ask(question)
+        except TimeoutError:
+            self._refuse(slot, bar, f"no answer within {advisor.timeout:g} s")
+            return
+        except AdviceError as exc:
+            self._refuse(slot, bar, str(exc))
+            return
+        except Exception as exc:  # an adapter bug must not end the engine's bar handling
+            log.exception("asking for %s on %s failed", slot.name, slot.symbol)
+            self._refuse(slot, bar, f"asking failed: {type(exc).__name__}: {exc}")
+            return
+        if slot.runner.last_time != bar.time:
+            self._refuse(slot, bar, f"stale: the answer came after the bar at "
+                                    f"{slot.runner.last_time:g} closed")
+            return
+        strategy = slot.runner.strategy
+        assert isinstance(strategy, AskingStrategy)
+        try:
+            signal = strategy.answer(slot.symbol, bar, values, reply)
+        except AnswerError as exc:
+            self._refuse(slot, bar, f"malformed answer ({exc.code}): {exc}")
+            return
+        slot.refused = ""
+        if signal is None:
+            log.info("%s on %s: no trade on the bar at %s (%s)", slot.name, slot.symbol,
+                     bar.time, _short(reply))
+            return
+        self._on_signals(slot, (signal,), bar, self._account.account())  # the account now
+
+    def _refuse(self, slot: _Slot, bar: Bar, reason: str) -> None:
+        slot.refused = reason
+        log.warning("%s on %s: answer for the bar at %s refused: %s", slot.name, slot.symbol,
+                    bar.time, reason)
+        self.advice_refused.emit(slot.name, slot.symbol, reason)
 
     def _on_history_ready(self, symbol: str) -> None:
         for slot in _flatten(self._slots.values()):
@@ -482,7 +584,8 @@ class TradingEngine:
             slots = [s for s in _flatten(self._slots.values()) if s.name == name]
             out.append(StrategyStatus(
                 name, bar_size, self._enabled[name], self._auto[name],
-                tuple(s.symbol for s in slots), {s.symbol: s.error for s in slots if s.error}))
+                tuple(s.symbol for s in slots), {s.symbol: s.error for s in slots if s.error},
+                {s.symbol: s.refused for s in slots if s.refused}))
         return out
 
 
@@ -492,6 +595,12 @@ def _position_after(position: float, decision: Decision) -> float:
         return 0.0
     sign = 1.0 if decision.side == "buy" else -1.0
     return position + sign * decision.quantity
+
+
+def _short(reply: Any) -> str:
+    """The reply's reason, for a log line."""
+    reason = reply.get("reason") if isinstance(reply, dict) else None
+    return str(reason)[:200] if reason else "hold"
 
 
 def _flatten(groups: Iterable[list[_Slot]]) -> Iterable[_Slot]:

@@ -117,7 +117,7 @@ def test_reopen_keeps_everything_and_does_not_migrate_twice(tmp_path):
         record = a_signal()
         j.record_signal(record)
         j.record_decision(a_decision(record))
-        assert j.schema_version == LATEST == 3  # 2: the order side (issue 4), 3: the outbox
+        assert j.schema_version == LATEST == 4  # 2: orders (issue 4), 3: outbox, 4: daily
     with SqliteJournal(path) as j:
         assert j.schema_version == LATEST
         assert [r.id for r in j.signals()] == [record.id] and len(j.decisions()) == 1

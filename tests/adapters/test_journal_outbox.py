@@ -55,7 +55,7 @@ def test_a_version_2_journal_gains_the_outbox_and_keeps_its_rows(tmp_path):
                "problems_json) VALUES (1, 'k', 'AAPL', '{}', '[]')")
     db.close()
     with SqliteOrderJournal(path) as journal:
-        assert journal.schema_version == LATEST == 3
+        assert journal.schema_version == LATEST == 4  # 4: daily performance
         journal.enqueue("minio", "charts/a.png", "chart", {"x": 1}, now=5.0)
     db = sqlite3.connect(path)
     assert db.execute("SELECT version, name FROM schema_migrations WHERE version=3").fetchone(

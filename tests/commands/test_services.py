@@ -62,7 +62,7 @@ def test_missing_buckets_fail_until_init_creates_them_and_init_is_safe_twice(tmp
     assert status == 0
     assert lines[:2] == ["minio   bucket charts: created", "minio   bucket marketdata: created"]
     assert line(lines, "nocodb").startswith("nocodb  not configured")
-    assert line(lines, "n8n").startswith("n8n     not yet")
+    assert line(lines, "n8n").startswith("n8n     not configured")
     status, lines = run(init, config)
     assert status == 0
     assert lines[:2] == ["minio   bucket charts: already there",

@@ -71,7 +71,7 @@ class TestRefusals:
 
     def test_unknown_strategy_lists_the_known_ones(self) -> None:
         with pytest.raises(ValueError, match="unknown strategy 'smacross'; known: "
-                                             "bollinger_breakout, macd_cross"):
+                                             "bollinger_breakout, macd_cross, n8n_decision"):
             strategy_class("smacross")
 
     @pytest.mark.parametrize(("name", "params", "message"), [

@@ -8,7 +8,29 @@ import pytest
 
 from ibtrader.adapters.journal import SqliteOrderJournal
 from ibtrader.adapters.journal.outbox import SqliteOutbox
+from tests.integration.n8n_server import N8nServer
+from tests.integration.nocodb_server import NocoServer
 from tests.integration.s3server import S3Server
+
+
+@pytest.fixture(scope="module")
+def noco(tmp_path_factory) -> Iterator[NocoServer]:
+    """A real NocoDB for the module (≈ 4 s to start), with its own data folder."""
+    server = NocoServer(tmp_path_factory.mktemp("nocodb")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def n8n(tmp_path_factory) -> Iterator[N8nServer]:
+    """A real n8n for the module (≈ 10 s to start), with its own data folder."""
+    server = N8nServer(tmp_path_factory.mktemp("n8n")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

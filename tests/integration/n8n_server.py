@@ -10,6 +10,11 @@ Workflows are imported and published with n8n's own CLI while the server is stop
     server.wait_webhook("ibtrader-events")  # a fresh webhook may 404 for a moment
     requests.post(server.webhook_url("ibtrader-events"), json={...})
 
+For the public API (`/api/v1`, what `ibtrader services init` uses), `create_api_key()` sets
+up the instance's owner once (POST /rest/owner/setup, whose answer carries the session
+cookie) and makes an API key with every scope the owner may grant (GET /rest/api-keys/scopes,
+then POST /rest/api-keys); `executions()` lists what the workflows ran.
+
 `stop()` then `start()` brings it back on the same port with the same data.
 """
 
@@ -45,6 +50,9 @@ class N8nServer:
         self._key = secrets.token_hex(16)  # the same across restarts: credentials stay readable
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
+        self.owner = {"email": "owner@ibtrader.test", "firstName": "Ib", "lastName": "Trader",
+                      "password": "Owner-" + secrets.token_hex(8)}  # n8n wants a digit, an upper
+        self._session = ""  # the owner's n8n-auth cookie, once set up
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "N8N_USER_FOLDER": str(self.data_dir),
@@ -119,3 +127,51 @@ class N8nServer:
                 raise RuntimeError(f"n8n webhook /webhook/{path} not registered after "
                                    f"{timeout} s: is its workflow published?")
             time.sleep(0.1)
+
+    # --- the public API ----------------------------------------------------------------------
+
+    def _owner_cookie(self) -> str:
+        """Set up the owner (first call) or log in; the n8n-auth cookie (sent by hand: n8n
+        marks it Secure, which requests would withhold over http)."""
+        if not self._session:
+            answer = requests.post(f"{self.url}/rest/owner/setup", json=self.owner, timeout=15)
+            if answer.status_code != 200:  # set up before (a restart): log in instead
+                answer = requests.post(f"{self.url}/rest/login", timeout=15, json={
+                    "emailOrLdapLoginId": self.owner["email"],
+                    "password": self.owner["password"]})
+            answer.raise_for_status()
+            self._session = answer.cookies["n8n-auth"]
+        return self._session
+
+    def rest(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A call to n8n's internal API (/rest) as the owner; its `data`."""
+        answer = requests.request(method, f"{self.url}/rest{path}", timeout=15,
+                                  headers={"Cookie": f"n8n-auth={self._owner_cookie()}"},
+                                  **kwargs)
+        if answer.status_code != 200:
+            raise RuntimeError(f"n8n {method} /rest{path}: {answer.status_code} {answer.text}")
+        return answer.json()["data"]
+
+    def create_api_key(self, label: str = "ibtrader", scopes: list[str] | None = None) -> str:
+        """A new public-API key of the owner (all the owner's scopes unless given)."""
+        scopes = scopes if scopes is not None else self.rest("GET", "/api-keys/scopes")
+        made = self.rest("POST", "/api-keys", json={"label": label, "scopes": scopes,
+                                                    "expiresAt": None})
+        return str(made["rawApiKey"])
+
+    def executions(self, api_key: str, workflow_id: str | None = None,
+                   include_data: bool = True) -> list[dict[str, Any]]:
+        """Every execution kept (newest first), with each node's output by default."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"includeData": str(include_data).lower(), "limit": 250}
+        if workflow_id:
+            params["workflowId"] = workflow_id
+        while True:
+            answer = requests.get(f"{self.url}/api/v1/executions", params=params, timeout=30,
+                                  headers={"X-N8N-API-KEY": api_key})
+            answer.raise_for_status()
+            page = answer.json()
+            found += page["data"]
+            if not page.get("nextCursor"):
+                return found
+            params["cursor"] = page["nextCursor"]

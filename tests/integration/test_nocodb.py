@@ -52,15 +52,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def noco(tmp_path_factory) -> Iterator[NocoServer]:
-    server = NocoServer(tmp_path_factory.mktemp("nocodb")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def client(noco) -> Iterator[NocoClient]:
     c = NocoClient(noco.url, noco.api_token())
     yield c

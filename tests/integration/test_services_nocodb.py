@@ -3,24 +3,12 @@ until `init` makes the base and tables, and a second `init` changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ibtrader.commands.services import check_nocodb, init
 from ibtrader.config import Settings
-from tests.integration.nocodb_server import NocoServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def noco(tmp_path_factory) -> Iterator[NocoServer]:
-    server = NocoServer(tmp_path_factory.mktemp("nocodb-services")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_check_says_init_is_needed_then_init_creates_the_tables_once(noco, tmp_path):

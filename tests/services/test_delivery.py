@@ -158,6 +158,19 @@ def test_records_claimed_by_a_worker_that_died_go_out_on_the_next_start(
     assert remote.list() == sorted(keys)
 
 
+def test_records_backed_off_in_a_previous_run_go_out_at_once_at_the_next_start(
+        journal, outbox, remote):
+    keys = queue_charts(journal, 5)
+    for record in outbox.claim("minio"):  # the last run's service was down for a while
+        outbox.reschedule(record, "ObjectStoreUnavailable: connection refused", delay=300.0)
+    worker = DeliveryWorker(outbox, [ObjectSink({"charts": remote})], idle_wait=0.02).start()
+    try:
+        wait_for(lambda: outbox.stats().get("minio") is None, timeout=3.0)
+    finally:
+        worker.stop()
+    assert remote.list() == sorted(keys)
+
+
 def test_a_worker_only_takes_records_of_its_sinks(journal, outbox, remote):
     journal.enqueue("nocodb", "ord-1", "order", {"state": "filled"})
     queue_charts(journal, 1)

@@ -81,6 +81,15 @@ class SqliteOutbox:
                                    "WHERE state='pending' AND claimed=1", (now,))
             return cur.rowcount
 
+    def retry_now(self) -> int:
+        """Make every waiting record due now (at start: a service that was down in the last
+        run may be back, so nothing waits out a backoff from before); returns how many."""
+        now = self.clock()
+        with self._lock:
+            cur = self._db.execute("UPDATE outbox SET claimed=0, next_attempt=? "
+                                   "WHERE state='pending' AND next_attempt>?", (now, now))
+            return cur.rowcount
+
     def claim(self, sink: str, limit: int = 20, lease: float = 60.0) -> list[OutboxRecord]:
         """Up to `limit` due records of `sink`, oldest due first, leased for `lease` s."""
         now = self.clock()

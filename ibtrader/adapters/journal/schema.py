@@ -2,7 +2,7 @@
 
 A migration is never edited once released: a change is a new migration at the end.
 Issue 4 appends orders, order_events and executions as version 2, issue 7 the outbox
-as version 3 (and so on); the
+as version 3 and the equity samples and daily performance as version 4 (and so on); the
 `schema_migrations` table records which versions a file has, and when.
 
 Conventions: ids are our own text ids (time-sortable, see core.decisions.new_id); times
@@ -156,6 +156,34 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX outbox_waiting ON outbox (sink, created) WHERE state = 'pending';
         CREATE INDEX outbox_delivered ON outbox (delivered) WHERE state = 'delivered';
         CREATE INDEX outbox_failed ON outbox (sink) WHERE state = 'failed';
+    """),
+    (4, "equity samples and daily performance", """
+        -- the account's equity through the day (the daily curve): see services/performance.py
+        CREATE TABLE equity_samples (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            time         REAL NOT NULL,
+            account      TEXT NOT NULL,
+            equity       REAL NOT NULL,      -- net liquidation, from the broker
+            realized     REAL,               -- the book's realized P&L so far; NULL: unknown
+            unrealized   REAL                -- of the open positions at their marks
+        );
+        CREATE INDEX equity_samples_account ON equity_samples (account, time);
+
+        -- one row per account and session date (id "account:YYYY-MM-DD"), upserted each
+        -- time the day is computed; the columns are the NocoDB mirror's
+        CREATE TABLE daily_performance (
+            id             TEXT PRIMARY KEY,
+            session_date   TEXT NOT NULL,
+            account        TEXT NOT NULL,
+            equity         REAL,
+            realized_pnl   REAL NOT NULL,
+            unrealized_pnl REAL,
+            trades         INTEGER NOT NULL,
+            win_rate       REAL,
+            max_drawdown   REAL NOT NULL,
+            computed       REAL NOT NULL
+        );
+        CREATE INDEX daily_performance_date ON daily_performance (session_date, account);
     """),
 )
 

@@ -15,6 +15,7 @@ from ibtrader.core.strategy import Strategy
 
 from .bollinger_breakout import BollingerBreakout
 from .macd_cross import MacdCross
+from .n8n_decision import N8nDecision
 from .rsi_reversion import RsiReversion
 from .sma_cross import SmaCross
 from .supertrend import SuperTrendFollower
@@ -22,8 +23,12 @@ from .supertrend import SuperTrendFollower
 BUILT_INS: tuple[type[Strategy], ...] = (
     SmaCross, RsiReversion, MacdCross, BollingerBreakout, SuperTrendFollower,
 )
+# built-ins answered from outside (core/advice.py): live only, so not among the bar-by-bar
+# BUILT_INS that backtests and benches run
+ASKING_BUILT_INS: tuple[type[Strategy], ...] = (N8nDecision,)
+_PROTECTED = frozenset((*BUILT_INS, *ASKING_BUILT_INS))
 
-_registry: dict[str, type[Strategy]] = {cls.name: cls for cls in BUILT_INS}
+_registry: dict[str, type[Strategy]] = {c.name: c for c in (*BUILT_INS, *ASKING_BUILT_INS)}
 STRATEGIES: Mapping[str, type[Strategy]] = MappingProxyType(_registry)
 
 
@@ -34,7 +39,7 @@ def register_strategy(cls: type[Strategy], replace: bool = False) -> type[Strate
         raise ValueError(f"{cls.__name__}: a strategy needs a `name` that is an identifier, "
                          f"got {cls.name!r}")
     taken = _registry.get(cls.name)
-    if taken is not None and taken is not cls and (not replace or taken in BUILT_INS):
+    if taken is not None and taken is not cls and (not replace or taken in _PROTECTED):
         raise ValueError(f"the strategy name {cls.name!r} is already taken by "
                          f"{taken.__module__}.{taken.__qualname__}")
     _registry[cls.name] = cls
@@ -44,7 +49,7 @@ def register_strategy(cls: type[Strategy], replace: bool = False) -> type[Strate
 def unregister_strategy(name: str) -> None:
     """Forget a user strategy (its file was deleted or broke); built-ins stay."""
     cls = _registry.get(name)
-    if cls in BUILT_INS:
+    if cls in _PROTECTED:
         raise ValueError(f"the built-in strategy {name!r} cannot be removed")
     _registry.pop(name, None)
 
@@ -65,6 +70,6 @@ def load_strategy(name: str, **params: Any) -> Strategy:
 from .user import LoadError, load_user_strategies  # noqa: E402  (needs register_strategy)
 
 __all__ = [
-    "BUILT_INS", "STRATEGIES", "LoadError", "load_strategy", "load_user_strategies",
-    "register_strategy", "strategy_class", "unregister_strategy",
+    "ASKING_BUILT_INS", "BUILT_INS", "STRATEGIES", "LoadError", "load_strategy",
+    "load_user_strategies", "register_strategy", "strategy_class", "unregister_strategy",
 ]

@@ -133,6 +133,15 @@ def schemas() -> dict[str, Schema]:
             "max_drawdown": num(True)},
             ("equity", "realized_pnl", "unrealized_pnl", "daily_pnl", "closed_trades",
              "win_rate", "average_win", "average_loss", "max_drawdown")),
+        "DailyPerformance": obj({
+            "id": text(description="account:YYYY-MM-DD"),
+            "session_date": text(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), "account": text(),
+            "equity": num(True), "realized_pnl": num(), "unrealized_pnl": num(True),
+            "trades": {"type": "integer", "minimum": 0},
+            "win_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "max_drawdown": {"type": "number", "minimum": 0}, "computed": num()},
+            ("id", "session_date", "account", "equity", "realized_pnl", "unrealized_pnl",
+             "trades", "win_rate", "max_drawdown", "computed")),
         "Bars": obj({
             "symbol": text(), "bar_size": text(), "bars": array(ref("Bar")),
             "forming": {"oneOf": [ref("Bar"), {"type": "null"}]},
@@ -275,6 +284,11 @@ def paths() -> dict[str, dict[str, Any]]:
         "/performance": {"get": op(
             "Equity, P&L, closed round trips (flat to flat), win rate, average win and "
             "loss, largest fall of cumulative realized P&L", ref("Performance"),
+            errors=ENGINE, tag="account")},
+        "/performance/daily": {"post": op(
+            "Compute today's row now (equity, realized and unrealized P&L, round trips "
+            "closed today, win rate, drawdown of the day's equity curve), save it in the "
+            "journal and its mirror, and return it", ref("DailyPerformance"),
             errors=ENGINE, tag="account")},
         "/orders": {
             "get": op("Orders, oldest first", listing("orders", "Order"),

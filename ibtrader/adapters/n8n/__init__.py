@@ -1,0 +1,1 @@
+"""n8n: notifications through webhooks, decisions asked of a workflow, its public API."""
