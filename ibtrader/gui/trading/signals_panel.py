@@ -118,6 +118,7 @@ class SignalsPanel(QWidget):
         self.subscriptions.on(trading.decision_changed, self._on_decision)
         self.subscriptions.on(trading.strategy_failed, self._on_strategy_failed)
         self.subscriptions.on(trading.load_failed, lambda message: self._say(message))
+        self.subscriptions.on(trading.advice_refused, self._on_advice_refused)
         for decision in trading.pending():  # made before the panel opened
             self._changes.put(decision.id, decision)
         self._selected_changed()
@@ -155,6 +156,11 @@ class SignalsPanel(QWidget):
     def _on_strategy_failed(self, name: str, symbol: str, error: str) -> None:
         self.switches.refresh()
         self._say(f"strategy {name} failed on {symbol} and is off there: {error}")
+
+    def _on_advice_refused(self, name: str, symbol: str, reason: str) -> None:
+        # an asking strategy's answer (n8n_decision) gave no signal: say why, once per bar
+        self.switches.refresh()
+        self._say(f"{name} on {symbol}: answer refused: {reason}")
 
     def pending_ids(self) -> list[str]:
         return [r.id for r in self.model.rows() if r.decision.state is DecisionState.PENDING]

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QTableWidget, QTableWidgetItem
 
-HEADERS = ("Strategy", "Bar size", "Symbols", "Enabled", "Auto-trade", "Failed on")
+HEADERS = ("Strategy", "Bar size", "Symbols", "Enabled", "Auto-trade", "Problems")
 
 
 class StrategySwitches(QTableWidget):
@@ -37,8 +37,9 @@ class StrategySwitches(QTableWidget):
             texts = (status.name, status.bar_size, ", ".join(status.symbols))
             for col, text in enumerate(texts):
                 self.setItem(row, col, QTableWidgetItem(text))
-            failed = "; ".join(f"{s}: {e}" for s, e in status.failed.items())
-            self.setItem(row, 5, QTableWidgetItem(failed))
+            problems = [f"{s}: failed: {e}" for s, e in status.failed.items()]
+            problems += [f"{s}: answer refused: {r}" for s, r in status.refused.items()]
+            self.setItem(row, 5, QTableWidgetItem("; ".join(problems)))
             self._box(row, 3, status.name, "enabled", status.enabled,
                       self._trading.set_enabled)
             self._box(row, 4, status.name, "auto", status.auto_trade,

@@ -163,8 +163,13 @@ def schemas() -> dict[str, Schema]:
             ("id", "strategy", "symbol", "state", "quantity")),
         "Strategy": obj({"name": text(), "bar_size": text(), "enabled": {"type": "boolean"},
                          "auto_trade": {"type": "boolean"}, "symbols": array(text()),
-                         "failed": {"type": "object", "additionalProperties": text()}},
-                        ("name", "bar_size", "enabled", "auto_trade", "symbols", "failed")),
+                         "failed": {"type": "object", "additionalProperties": text()},
+                         "refused": {"type": "object", "additionalProperties": text(),
+                                     "description": "symbol -> why the last answer of an "
+                                                    "asking strategy (n8n_decision) gave "
+                                                    "no signal"}},
+                        ("name", "bar_size", "enabled", "auto_trade", "symbols", "failed",
+                         "refused")),
         "StrategyChange": obj({"enabled": {"type": "boolean"},
                                "auto_trade": {"type": "boolean"}}),
         "BacktestJob": {"type": "object", "description": (

@@ -16,7 +16,7 @@ SWITCHES = ("enabled", "auto_trade")
 def strategy_json(status: StrategyStatus) -> dict[str, Any]:
     return {"name": status.name, "bar_size": status.bar_size, "enabled": status.enabled,
             "auto_trade": status.auto_trade, "symbols": list(status.symbols),
-            "failed": dict(status.failed)}
+            "failed": dict(status.failed), "refused": dict(status.refused)}
 
 
 @blueprint.get("/strategies")

@@ -143,5 +143,37 @@ def test_a_strategy_that_raises_is_shown_failed_on_its_symbol(qtbot, engine_for,
     panel.problem.connect(problems.append)
     qtbot.waitUntil(lambda: "failed on AAPL" in panel.status.text(), timeout=20_000)
     assert "ZeroDivisionError: a bug in the strategy" in panel.status.text()
-    assert "AAPL: ZeroDivisionError" in panel.switches.item(0, 5).text()
+    assert "AAPL: failed: ZeroDivisionError" in panel.switches.item(0, 5).text()
     assert problems and panel.model.rowCount() == 0
+
+
+def test_an_n8n_answer_that_is_refused_is_said_in_the_panel(qtbot, engine_for, tmp_path):
+    import dataclasses
+
+    from tests.services.test_n8n_decision_engine import Workflow, serve
+
+    workflow = Workflow(lambda _q: (200, "this is not JSON", 0.0))
+    server, url = serve(workflow)
+    try:
+        settings = settings_for(tmp_path, strategies=("n8n_decision:bar_size=1 min",),
+                                n8n_decision_url=url, charts_enabled=False)
+        engine = engine_for(settings)
+        panel = SignalsPanel(engine.trading, engine.journal)
+        qtbot.addWidget(panel)
+        panel.resize(900, 400)
+        panel.show()
+        qtbot.waitUntil(engine.subscribed.done, timeout=30_000)  # backfilled, streaming
+        last = engine.market_data.history("AAPL", "1 min")[-1]
+        # the next minute's bar closes: the strategy asks the workflow, which answers junk
+        engine.market_data.bar_closed.emit("AAPL", "1 min",
+                                           dataclasses.replace(last, time=last.time + 60))
+        qtbot.waitUntil(lambda: "answer refused" in panel.status.text(), timeout=20_000)
+        assert "not JSON" in panel.status.text()
+        assert "AAPL: answer refused: " in panel.switches.item(0, 5).text()
+        assert workflow.questions and workflow.questions[0]["symbol"] == "AAPL"
+        assert panel.model.rowCount() == 0  # no signal, so no decision
+        shot = grab(panel, tmp_path / "refused.png")
+        assert len(colours(shot)) > 10  # the panel was drawn, not a blank grab
+    finally:
+        server.shutdown()
+        server.server_close()
