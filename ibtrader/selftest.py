@@ -123,6 +123,8 @@ def check_resources(ctx: Context) -> str:
         found += [p for p in resources.package_folder("ibtrader.web", "templates").rglob("*")
                   if p.is_file()]
     found += pages
+    found += [resources.shared_file("n8n", "notifications.json"),
+              resources.shared_file("nocodb", "schema.json")]
     return f"{len(found)} files" + (" (frozen)" if resources.is_frozen() else "")
 
 
@@ -291,6 +293,27 @@ def check_backtest(ctx: Context) -> str:
             f"{stats['number_of_trades']} trades, {stats['total_return_pct']:+.2f}%")
 
 
+def check_chart(ctx: Context) -> str:
+    """A chart PNG drawn in a "spawn" process, as the app draws its decision and fill charts
+    (matplotlib must be in the bundle, and the frozen entry point must start the worker)."""
+    import concurrent.futures
+    import multiprocessing
+
+    from ibtrader.adapters.charts.render import render_bars_png
+    from ibtrader.core.market import Bar
+
+    start = time.time() - 3600 * 50
+    bars = [Bar(start + 3600 * i, 100 + i % 7, 102 + i % 7, 99 + i % 7, 101 + i % 5, 1000.0)
+            for i in range(50)]
+    with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        png = pool.submit(render_bars_png, ORDER_SYMBOL, "1 hour", bars).result(
+            timeout=BACKTEST_TIMEOUT)
+    if not png.startswith(b"\x89PNG") or len(png) < 5_000:
+        raise CheckFailed(f"the chart is not a PNG of a drawn chart ({len(png)} bytes)")
+    return f"{ORDER_SYMBOL} 1 hour, 50 bars: {len(png):,} bytes of PNG"
+
+
 CHECKS = (
     Check("imports", check_imports),
     Check("settings", check_settings),
@@ -300,6 +323,7 @@ CHECKS = (
     Check("gateway-order", check_order),
     Check("web-health", check_web),
     Check("backtest-worker", check_backtest),
+    Check("chart-render", check_chart),
 )
 
 

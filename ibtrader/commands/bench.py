@@ -72,6 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="order placements per second (default 20; IBKR allows 50 msg/s)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     ap.set_defaults(handler=run_api)
+    ob = benches.add_parser("outbox", help="the backing services' cost to the loop: journal "
+                                           "writes with mirrors, lateness while charting")
+    ob.add_argument("--signals", type=_positive, default=2_000,
+                    help="traded signals journaled into each configuration (default 2000)")
+    ob.add_argument("--decisions", type=_positive, default=20,
+                    help="decisions charted in one burst (default 20)")
+    ob.add_argument("--json", action="store_true", help="print the result as JSON")
+    ob.set_defaults(handler=run_outbox)
 
 
 def _positive(text: str) -> int:
@@ -160,5 +168,16 @@ def run_api(args: argparse.Namespace) -> int:
                            connections=args.connections, rate=args.rate,
                            order_rate=args.order_rate,
                            progress=lambda text: print(text, file=sys.stderr))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    import sys
+
+    from ibtrader.benchmarks.outbox import run_outbox_bench
+
+    result = run_outbox_bench(args.signals, args.decisions,
+                              progress=lambda text: print(text, file=sys.stderr))
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     return 0
