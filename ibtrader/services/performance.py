@@ -50,6 +50,7 @@ from ibtrader.core.ports import AccountPort
 log = logging.getLogger(__name__)
 
 Curve = list[tuple[float, float]]
+KEEP_SAMPLES_DAYS = 90  # the equity samples behind the curves; the days' rows stay for good
 
 
 class DailyPerformanceService:
@@ -93,7 +94,9 @@ class DailyPerformanceService:
         self._loop = asyncio.get_running_loop()
         if self._fills is not None:
             self._fills += self._on_fill
-        self._closing = next_close(self._clock(), self._close, self._zone)
+        now = self._clock()
+        self._closing = next_close(now, self._close, self._zone)
+        self._catch_up(now)
         self._on_sample_timer()
         self._arm_close()
         log.info("daily performance of %s: sampled every %g s, computed at %s %s",
@@ -180,6 +183,25 @@ class DailyPerformanceService:
         finally:
             reader.close()
 
+    def _catch_up(self, now: float) -> None:
+        """The last close passed while the app was not running (or before the day's first
+        sample): compute that day now, if it traded or was sampled and has no row yet."""
+        day, _moment = next_close(now - 86_400.0, self._close, self._zone)  # the last close
+        if self._journal.daily_performance(self.account, day.isoformat()) is not None:
+            return
+        start, end = day_bounds(day, self._zone)
+        if not self._journal.equity_samples(self.account, start, end):
+            return  # nothing of that day here: no row to make
+        log.info("daily performance of %s for %s was not computed at its close: now",
+                 self.account, day)
+        self._spawn_close(day)
+
+    def _spawn_close(self, day: dt.date) -> None:
+        task = asyncio.get_running_loop().create_task(self._compute_at_close(day),
+                                                      name="daily-performance")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _arm_close(self) -> None:
         if self._loop is None or self._closing is None:
             return
@@ -194,14 +216,12 @@ class DailyPerformanceService:
             self._arm_close()
             return
         self._closing = next_close(now, self._close, self._zone)
-        task = asyncio.get_running_loop().create_task(self._compute_at_close(day),
-                                                      name="daily-performance")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn_close(day)
         self._arm_close()
 
     async def _compute_at_close(self, day: dt.date) -> None:
         try:
             await self.compute_now(day)
+            self._journal.prune_equity_samples(self._clock() - KEEP_SAMPLES_DAYS * 86_400.0)
         except Exception:
             log.exception("daily performance of %s for %s failed", self.account, day)

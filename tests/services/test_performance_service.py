@@ -165,3 +165,45 @@ def test_a_long_history_is_computed_off_the_loop(run, journal):
     assert worst < 0.6 * took, (took, worst)
     [row] = journal.daily_performances()
     assert row.trades > 0
+
+
+def test_a_close_missed_while_the_app_was_down_is_computed_at_the_next_start(run, journal):
+    from ibtrader.core.performance import EquitySample
+
+    for minutes, equity in ((300, 100_000.0), (120, 99_800.0), (10, 100_020.0)):
+        journal.record_equity_sample("DU1", EquitySample(CLOSE - minutes * 60, equity,
+                                                         0.0, 0.0))
+    long_ago = CLOSE - 100 * 86_400.0  # older than the samples are kept
+    journal.record_equity_sample("DU1", EquitySample(long_ago, 90_000.0, 0.0, 0.0))
+    emitted = []
+
+    async def start_and_stop(clock: Clock) -> None:
+        svc = service(journal, Account(100_020.0), clock, every=60.0)
+        svc.daily_computed += lambda row, curve: emitted.append(row)
+        await svc.start()
+        await asyncio.sleep(0.2)
+        await svc.stop()
+
+    run(start_and_stop(Clock(CLOSE + 3 * 3600)))  # the evening after: the close was missed
+    [row] = emitted
+    assert row.id == "DU1:2026-11-27" and row.equity == 100_020.0
+    assert row.max_drawdown == pytest.approx(200.0)  # 100,000 -> 99,800 that day
+    assert journal.daily_performance("DU1", "2026-11-27") is not None
+    start, _end = day_bounds(DAY, NY)
+    assert journal.equity_samples("DU1", long_ago - 1, start) == []  # pruned: > 90 days
+    run(start_and_stop(Clock(CLOSE + 4 * 3600)))  # again: the row is there, nothing new
+    assert len(emitted) == 1
+
+
+def test_no_row_is_made_for_a_day_the_app_never_saw(run, journal):
+    emitted = []
+
+    async def start_and_stop() -> None:
+        svc = service(journal, Account(100_000.0), Clock(CLOSE + 3600), every=60.0)
+        svc.daily_computed += lambda row, curve: emitted.append(row)
+        await svc.start()
+        await asyncio.sleep(0.2)
+        await svc.stop()
+
+    run(start_and_stop())
+    assert emitted == [] and journal.daily_performance("DU1", "2026-11-27") is None

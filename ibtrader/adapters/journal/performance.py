@@ -61,6 +61,11 @@ class PerformanceJournalMixin(_Base):
                 for found in saved:
                     self._mirror(TABLE, *row_values(TABLE, found))
 
+    def prune_equity_samples(self, before: float) -> int:
+        """Forget samples older than `before` (their days' rows stay); how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM equity_samples WHERE time < ?", (before,)).rowcount
+
     # --- reads -------------------------------------------------------------------------------
 
     def equity_samples(self, account: str, start: float, end: float) -> list[EquitySample]:
