@@ -97,7 +97,7 @@ def test_the_archive_is_named_by_version_and_platform_and_holds_the_app(built: P
 def test_the_bundle_leaves_out_what_the_app_does_not_use(built: Path) -> None:
     inside = built / "dist" / NAME / "_internal"
     for package in ("pytest", "hypothesis", "schemathesis", "playwright", "backtesting",
-                    "tkinter"):
+                    "tkinter", "botocore"):
         assert not (inside / package).exists(), package
     assert (inside / "matplotlib").is_dir()  # the decision and fill charts are drawn with it
     qt = inside / "PySide6" / "Qt"
