@@ -369,7 +369,7 @@ def attach_charts(recorder: ChartRecorder, trading: TradingEngine,
     recorder.bar_size_for = bar_size_for
     recorder.attach(trading, manager)
     if performance is not None:
-        performance.daily_computed += lambda row, curve: recorder.equity_curve(
+        performance.daily_computed += lambda row, curve: recorder.publish_equity_curve(
             row.session_date, curve)
 
 

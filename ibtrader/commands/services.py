@@ -138,7 +138,7 @@ def check_minio(settings: Settings) -> ServiceCheck:
 
 
 def check_nocodb(settings: Settings) -> ServiceCheck:
-    url = str(getattr(settings, "nocodb_url", "") or "").rstrip("/")
+    url = settings.nocodb_url.rstrip("/")
     if not url:
         return ServiceCheck("nocodb", hint="set nocodb_url and nocodb_api_token to mirror "
                                            "the journal to NocoDB")
@@ -146,7 +146,7 @@ def check_nocodb(settings: Settings) -> ServiceCheck:
     if not isinstance(health, int) or health != 200:
         return ServiceCheck("nocodb", url, False, detail=f"GET /api/v1/health: {health}",
                             hint=f"{COMPOSE_HINT} nocodb; or correct nocodb_url")
-    token = str(getattr(settings, "nocodb_api_token", "") or "")
+    token = settings.nocodb_api_token
     if not token:
         return ServiceCheck("nocodb", url, True, False, detail="no API token",
                             hint="create an API token in NocoDB (Team & Settings > Tokens) "
@@ -193,7 +193,7 @@ def _check_mirror(settings: Settings, url: str, token: str) -> ServiceCheck:
 
 
 def check_n8n(settings: Settings) -> ServiceCheck:
-    url = str(getattr(settings, "n8n_url", "") or "").rstrip("/")
+    url = settings.n8n_url.rstrip("/")
     if not url:
         return ServiceCheck("n8n", hint="set n8n_url to send notifications through n8n")
     status = _get(f"{url}/healthz/readiness")
@@ -289,7 +289,7 @@ def init(settings: Settings, say: Callable[[str], object]) -> int:
 def _init_n8n(settings: Settings, say: Callable[[str], object]) -> bool:
     """The notification workflow of resources/n8n/ imported (when absent) and active;
     True when it failed."""
-    url = str(settings.n8n_url or "").rstrip("/")
+    url = settings.n8n_url.rstrip("/")
     if not url or not settings.n8n_api_key:
         say("n8n     not configured: set n8n_url and n8n_api_key to import the notification "
             "workflow")
@@ -314,7 +314,7 @@ def _init_n8n(settings: Settings, say: Callable[[str], object]) -> bool:
 def _init_nocodb(settings: Settings, say: Callable[[str], object]) -> bool:
     """The base and the tables of resources/nocodb/schema.json, what is missing only;
     True when it failed."""
-    url = str(settings.nocodb_url or "").rstrip("/")
+    url = settings.nocodb_url.rstrip("/")
     if not url or not settings.nocodb_api_token:
         say("nocodb  not configured: set nocodb_url and nocodb_api_token to mirror the journal")
         return False

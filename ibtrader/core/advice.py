@@ -45,7 +45,6 @@ class AskingStrategy(Strategy):
 
     `advisor_hint` is what a trader reads when no advisor is configured for it."""
 
-    asks: ClassVar[bool] = True
     advisor_hint: ClassVar[str] = "no advisor is configured for it"
 
     def on_bar(self, ctx: BarContext) -> Sequence[Signal]:

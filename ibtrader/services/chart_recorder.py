@@ -219,8 +219,6 @@ class ChartRecorder:
         self._queue(_Job(key, self.render_equity, (pts, f"Equity {day_text}")))
         return key
 
-    equity_curve = publish_equity_curve  # the daily-performance service's hook
-
     # --- charts on request (the n8n_decision strategy) -----------------------------------------
 
     def latest_chart(self, symbol: str, bar_size: str) -> bytes:

@@ -87,7 +87,7 @@ def test_charts_reach_the_bucket_and_a_server_outage_loses_none(
     async def session() -> tuple[list[str], list[str]]:
         recorder.start()
         before = await chart(recorder, [*decisions(0, 4), lambda: recorder.on_fill(a_fill("E1")),
-                                        lambda: recorder.equity_curve(DAY, [(NOW, 1e5),
+                                        lambda: recorder.publish_equity_curve(DAY, [(NOW, 1e5),
                                                                             (NOW + 60, 1.01e5)])])
         await asyncio.to_thread(wait_for, lambda: "minio" not in outbox.stats())
         s3_server.stop()  # mid-session: the engine goes on, charts are kept and queued

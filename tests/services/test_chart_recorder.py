@@ -198,7 +198,7 @@ def test_the_daily_equity_curve_is_published_and_replaced(tmp_path, journal, out
 
     async def session() -> list[str]:
         recorder.start()
-        first = recorder.equity_curve(date(2023, 11, 14), points[:50])  # on demand, midday
+        first = recorder.publish_equity_curve(date(2023, 11, 14), points[:50])  # on demand, midday
         await saved(recorder, 1)
         again = recorder.publish_equity_curve(DAY, points)  # at the close: the whole day
         await saved(recorder, 1)
